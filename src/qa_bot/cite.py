@@ -1,0 +1,132 @@
+"""Markers -> citations, cut from the source by offsets; LLM sentences checked against their quotes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from qa_bot.evidence import Evidence, names_in, numbers_in
+from qa_bot.lexical import fold
+from qa_bot.types import Citation
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*|$)")
+MIN_SIMILARITY = 0.55
+
+
+def citation(marker: int, ev: Evidence) -> Citation:
+    """A citation whose quote is the article text at the sentence's offsets."""
+    p = ev.passage
+    return Citation(
+        marker=marker,
+        source_id=p.source_id,
+        title=p.title,
+        quote=p.text[ev.start - p.start : ev.end - p.start],
+        start=ev.start,
+        end=ev.end,
+        score=round(max(ev.score, 0.0), 4),
+        outlet=p.outlet,
+        passage_start=p.start,
+        passage_end=p.end,
+    )
+
+
+def compose(evidence: Sequence[Evidence]) -> tuple[str, tuple[Citation, ...]]:
+    """Answer text from verbatim sentences, one marker each, and their citations."""
+    parts = []
+    cites: list[Citation] = []
+    for ev in evidence:
+        marker = len(cites) + 1
+        cites.append(citation(marker, ev))
+        parts.append(f"{ev.text} [{marker}]")
+    return " ".join(parts), tuple(cites)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One sentence of a draft with the verdict on it."""
+
+    text: str
+    kept: bool
+    reason: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+def split_claims(draft: str) -> list[tuple[str, list[int]]]:
+    """Sentences of a draft with the source numbers their markers name."""
+    out: list[tuple[str, list[int]]] = []
+    for m in _SENTENCE.finditer(draft.replace("\n", " ")):
+        chunk = m.group(0).strip()
+        if not chunk:
+            continue
+        nums = [int(n) for g in MARKER.findall(chunk) for n in re.split(r"[,;]\s*", g) if n.strip()]
+        text = MARKER.sub("", chunk).strip()
+        if re.search(r"\w", text):
+            out.append((text, nums))
+    return out
+
+
+def check_claim(
+    text: str, cited: Sequence[Evidence], vector: np.ndarray, vectors: dict[tuple[str, int, int], np.ndarray]
+) -> Checked:
+    """Keep a sentence only if its numbers and names are in the quotes and its meaning is close."""
+    if not cited:
+        return Checked(text, False, "cites nothing")
+    best = max(cited, key=lambda ev: float(np.dot(vector, vectors[ev.key])) if ev.key in vectors else -1.0)
+    sim = float(np.dot(vector, vectors[best.key])) if best.key in vectors else 0.0
+    quotes = [best] + [ev for ev in cited if ev is not best and ev.key in vectors
+                       and float(np.dot(vector, vectors[ev.key])) >= MIN_SIMILARITY]
+    quoted = " ".join(ev.text for ev in quotes)
+    missing_numbers = numbers_in(text) - numbers_in(quoted)
+    if missing_numbers:
+        return Checked(text, False, f"numbers not in the quotes: {', '.join(sorted(missing_numbers))}")
+    folded = fold(quoted)
+    missing_names = {n for n in names_in(text) if n not in folded}
+    if missing_names:
+        return Checked(text, False, f"names not in the quotes: {', '.join(sorted(missing_names))}")
+    if sim < MIN_SIMILARITY:
+        return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})")
+    return Checked(text, True, "", tuple(quotes[:2]))
+
+
+def verify(
+    draft: str,
+    sources: Sequence[Sequence[Evidence]],
+    vectors: dict[tuple[str, int, int], np.ndarray],
+    embeddings: Embeddings,
+    fallback_pool: Sequence[Evidence] = (),
+) -> tuple[str, tuple[Citation, ...], list[Checked]]:
+    """Keep only supported sentences of an LLM draft; markers renumbered, quotes cut by offsets.
+
+    ``sources[i]`` holds the sentences of source [i+1] shown to the model. A sentence without a
+    valid marker is checked against the whole pool and kept only if some sentence supports it.
+    """
+    claims = split_claims(draft)
+    if not claims:
+        return "", (), []
+    claim_vectors = np.asarray(embeddings.embed_documents([c for c, _ in claims]), dtype=np.float32)
+    checked: list[Checked] = []
+    for (text, nums), vec in zip(claims, claim_vectors, strict=True):
+        cited = [ev for n in nums if 1 <= n <= len(sources) for ev in sources[n - 1]]
+        verdict = check_claim(text, cited, vec, vectors)
+        if not verdict.kept and not nums and fallback_pool:
+            verdict = check_claim(text, list(fallback_pool), vec, vectors)
+        checked.append(verdict)
+    parts: list[str] = []
+    cites: list[Citation] = []
+    index: dict[tuple[str, int, int], int] = {}
+    for verdict in checked:
+        if not verdict.kept:
+            continue
+        markers = []
+        for ev in verdict.evidence:
+            if ev.key not in index:
+                index[ev.key] = len(cites) + 1
+                cites.append(citation(index[ev.key], ev))
+            markers.append(index[ev.key])
+        parts.append(verdict.text + " " + "".join(f"[{m}]" for m in markers))
+    return " ".join(parts), tuple(cites), checked

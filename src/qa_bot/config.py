@@ -1,0 +1,143 @@
+"""Settings from arguments, then QA_BOT_* environment variables, then defaults; no side effects."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa_bot.errors import ConfigError
+
+BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; build one with Settings.from_env() and pass it down."""
+
+    store_dir: Path = Path("vectorstore")
+    seeds_dir: Path = Path("seeds")
+    chroma_url: str | None = None
+    collection: str = "qa_bot"
+    embedding_model: str = BUNDLED_EMBEDDING_MODEL
+    backend: str = "extractive"
+    k: int = 5
+    llm_model: str | None = None
+    llm_max_tokens: int = 256
+    llm_threads: int = 2
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = 30.0
+    max_question_chars: int = 2000
+    max_file_bytes: int = 5_000_000
+    passage_sentences: int = 4
+    passage_overlap: int = 1
+    host: str = "127.0.0.1"
+    port: int = 7860
+    upload_dir: Path | None = None
+
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Arguments win over QA_BOT_* variables, which win over defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+
+        def get(name: str) -> str | None:
+            raw = env.get(f"QA_BOT_{name}")
+            return raw if raw not in (None, "") else None
+
+        paths = {"STORE_DIR": "store_dir", "SEEDS_DIR": "seeds_dir", "UPLOAD_DIR": "upload_dir"}
+        for var, attr in paths.items():
+            if (raw := get(var)) is not None:
+                values[attr] = Path(raw)
+        strings = {
+            "CHROMA_URL": "chroma_url",
+            "COLLECTION": "collection",
+            "EMBEDDING_MODEL": "embedding_model",
+            "BACKEND": "backend",
+            "LLM_MODEL": "llm_model",
+            "OPENAI_BASE_URL": "openai_base_url",
+            "OPENAI_MODEL": "openai_model",
+            "HOST": "host",
+        }
+        for var, attr in strings.items():
+            if (raw := get(var)) is not None:
+                values[attr] = raw
+        ints = {
+            "K": "k",
+            "LLM_MAX_TOKENS": "llm_max_tokens",
+            "LLM_THREADS": "llm_threads",
+            "MAX_QUESTION_CHARS": "max_question_chars",
+            "MAX_FILE_BYTES": "max_file_bytes",
+            "PASSAGE_SENTENCES": "passage_sentences",
+            "PASSAGE_OVERLAP": "passage_overlap",
+            "PORT": "port",
+        }
+        for var, attr in ints.items():
+            if (raw := get(var)) is not None:
+                values[attr] = _int(raw, f"QA_BOT_{var}")
+        if (raw := get("LLM_TIMEOUT")) is not None:
+            values["llm_timeout"] = _float(raw, "QA_BOT_LLM_TIMEOUT")
+        key = get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or None
+        if key:
+            values["openai_api_key"] = key
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for attr in ("store_dir", "seeds_dir", "upload_dir"):
+            if isinstance(values.get(attr), str):
+                values[attr] = Path(values[attr])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None means keep)."""
+        changed = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        changed.validate()
+        return changed
+
+    def validate(self) -> None:
+        """Fail early with a message that names the setting."""
+        if not 1 <= self.k <= 50:
+            raise ConfigError(f"k must be between 1 and 50, got {self.k}")
+        if self.passage_sentences < 1 or not 0 <= self.passage_overlap < self.passage_sentences:
+            raise ConfigError("passage_sentences must be >= 1 and passage_overlap below it")
+        if self.max_question_chars < 10:
+            raise ConfigError("max_question_chars must be at least 10")
+        if self.llm_timeout <= 0:
+            raise ConfigError("llm_timeout must be positive")
+
+    @property
+    def uploads(self) -> Path:
+        """Where articles uploaded through the page are kept (beside the store by default)."""
+        return self.upload_dir or self.store_dir / "uploads"
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings as JSON-friendly values, the API key masked."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name.startswith("_"):
+                continue
+            value = getattr(self, f.name)
+            if f.name == "openai_api_key":
+                value = "***" if value else None
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out

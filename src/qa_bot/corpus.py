@@ -1,0 +1,346 @@
+"""Read scraped articles, mark their parts by kind and cut passages at exact character offsets.
+
+Nothing here rewrites text: every span is (start, end) into the text exactly as
+``open(path, encoding="utf-8").read()`` returns it, so ``text[start:end]`` is the quote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa_bot.errors import ArticleError
+from qa_bot.types import Passage
+
+SUFFIXES = (".txt", ".md")
+
+# How much each kind of passage counts in ranking: scraped debris ranks below body text.
+KIND_WEIGHT = {
+    "body": 1.0,
+    "title": 0.9,
+    "heading": 0.5,
+    "caption": 0.55,
+    "related": 0.25,
+    "meta": 0.2,
+}
+
+_RELATED_MARKERS = re.compile(
+    r"^\s*(related news|related articles?|related stories|related|see more|read more|"
+    r"more news|more stories|you may also like|recommended|tags?:?)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_CAPTION = re.compile(
+    r"(\((?:photo|source|image|credit)s?\s*:[^)]*\)\s*$)|(\bphotos?\s*:\s*[\w .&/-]{1,40}$)"
+    r"|(^!\[[^\]]*\]\([^)]*\))|(\s\|\s*$)",
+    re.IGNORECASE,
+)
+_META = re.compile(r"^\s*(top|back to top|translated by .{1,60}|[A-Z]{2,6}(/[A-Z]{2,6})+|share|print)\s*$",
+                   re.IGNORECASE)
+_DATELINE = re.compile(
+    r"^\s*(?:(?P<place>[A-Z][\w .'-]{0,40}?)\s*\((?P<paren>[A-Z][A-Za-z&]{1,12})\)|(?P<bare>[A-Z][A-Z&]{1,9}))"
+    r"\s*[–—-]\s+"
+)
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+
+# Sentence ends: . ! ? (and closing quotes/brackets) followed by space and a likely sentence start.
+_SENT_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ỹ])")
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "st", "no", "nos", "vs", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "col", "lt", "sen", "rep", "gov",
+    "inc", "ltd", "co", "corp", "jr", "sr", "fig", "art", "para", "e.g", "i.e", "etc", "u.s",
+    "u.n", "u.k", "approx", "dept", "est", "min", "max", "vol", "pp", "ph.d",
+}
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article file as text, with what was derived from it."""
+
+    source_id: str
+    path: Path
+    text: str
+    title: str
+    outlet: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A line (paragraph) of the article and the kind of content it holds."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def read_text(path: Path, max_bytes: int = 5_000_000) -> str:
+    """The file's text exactly as open(path, encoding='utf-8').read() gives it, or ArticleError."""
+    name = path.name
+    if not path.exists():
+        raise ArticleError(f"{path}: no such file")
+    if not path.is_file():
+        raise ArticleError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ArticleError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise ArticleError(f"{name}: looks like a binary file, not text")
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(f"{name}: not UTF-8 text (bad byte at position {exc.start})") from exc
+    # Universal newlines, exactly as text-mode open() does.
+    text = decoded.replace("\r\n", "\n").replace("\r", "\n")
+    if not _WORD.search(text):
+        raise ArticleError(f"{name}: empty, no text to index")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\t")
+    if controls > max(8, len(text) // 100):
+        raise ArticleError(f"{name}: looks like a binary file, not text")
+    return text
+
+
+def iter_lines(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the non-blank lines, with surrounding white space trimmed."""
+    pos = 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped:
+            lead = len(line) - len(line.lstrip())
+            yield pos + lead, pos + lead + len(stripped)
+        pos += len(line) + 1
+
+
+def _headline_like(line: str) -> bool:
+    return len(line) <= 250 and not line.rstrip().endswith((".", "?", "!", ":", ",", ";"))
+
+
+def _is_teaser(line: str) -> bool:
+    return line.rstrip().endswith(("...", "…"))
+
+
+def classify(text: str) -> list[Block]:
+    """Mark each line as body, title, heading, caption, related or meta; debris lines are left out."""
+    spans = list(iter_lines(text))
+    lines = [text[s:e] for s, e in spans]
+    kinds = ["body"] * len(lines)
+
+    # Lines without a letter or digit (table debris such as '|') are not indexed at all.
+    keep = [bool(_WORD.search(line)) for line in lines]
+
+    # Headline: the longest of the short lines before the first paragraph.
+    top = 0
+    while top < len(lines) and top < 3 and _headline_like(lines[top]) and not _DATELINE.match(lines[top]):
+        top += 1
+    for i in range(top):
+        kinds[i] = "heading"
+    if top:
+        best = max(range(top), key=lambda i: len(lines[i]))
+        kinds[best] = "title"
+    heads = {lines[i].strip().lower() for i in range(top)}
+
+    # Related-story lists: after a marker line, or a trailing run of teasers with their headlines.
+    related_from = len(lines)
+    for i, line in enumerate(lines):
+        if i >= top and _RELATED_MARKERS.match(line):
+            related_from = i
+            break
+    teaser_idx = [i for i, line in enumerate(lines) if _is_teaser(line)]
+    if teaser_idx:
+        first = None
+        for i in teaser_idx:
+            if all(_is_teaser(lines[j]) or _headline_like(lines[j]) for j in range(i, len(lines))):
+                first = i
+                break
+        if first is not None:
+            j = first
+            while j - 1 >= top and _headline_like(lines[j - 1]) and not _is_teaser(lines[j - 1]):
+                j -= 1
+            related_from = min(related_from, j)
+    for i in range(related_from, len(lines)):
+        kinds[i] = "related"
+
+    for i, line in enumerate(lines):
+        if i < top or i >= related_from:
+            continue
+        if line.strip().lower() in heads or (i + 1 < len(lines) and lines[i + 1] == line):
+            kinds[i] = "heading"
+        elif _CAPTION.search(line):
+            kinds[i] = "caption"
+        elif _META.match(line):
+            kinds[i] = "meta"
+        elif len(line) < 40 and _headline_like(line) and i + 1 < len(lines) and kinds[i] == "body":
+            # A short line with no sentence end inside the body: a crosshead.
+            kinds[i] = "heading"
+        if line.lstrip().startswith("#"):
+            kinds[i] = "heading" if i else "title"
+    return [Block(s, e, k) for (s, e), k, ok in zip(spans, kinds, keep, strict=True) if ok]
+
+
+def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans inside text[start:end], trimmed, never crossing the span."""
+    segment = text[start:end]
+    cuts: list[int] = []
+    for m in _SENT_END.finditer(segment):
+        before = segment[: m.start(1)]
+        word = re.search(r"([\w.]+)$", before)
+        token = word.group(1).lower() if word else ""
+        if token.rstrip(".") in _ABBREV or re.fullmatch(r"[a-z]", token):
+            continue
+        cuts.append(m.end(1))
+    spans: list[tuple[int, int]] = []
+    prev = 0
+    for cut in [*cuts, len(segment)]:
+        piece = segment[prev:cut]
+        stripped = piece.strip()
+        if stripped:
+            lead = len(piece) - len(piece.lstrip())
+            s = start + prev + lead
+            spans.append((s, s + len(stripped)))
+        prev = cut
+    return spans
+
+
+def detect_outlet(text: str, blocks: list[Block]) -> str:
+    """The outlet named by a dateline such as 'WVR - ' or 'Hanoi (VNA) –', expanded when the text spells it out."""
+    for block in blocks[:6]:
+        if block.kind not in ("body", "title"):
+            continue
+        m = _DATELINE.match(text[block.start : block.end])
+        if m:
+            abbr = m.group("paren") or m.group("bare")
+            rest = text[block.start + m.end() :]
+            full = re.search(r"((?:[A-Z][\w&]*\s+){2,6})\(" + re.escape(abbr) + r"\)", rest)
+            return f"{full.group(1).strip()} ({abbr})" if full else abbr
+    return ""
+
+
+def derive_title(text: str, blocks: list[Block], fallback: str) -> str:
+    """The headline line, or the first words of the first paragraph when there is none."""
+    for block in blocks:
+        if block.kind == "title":
+            return text[block.start : block.end].lstrip("# ").strip()
+    for block in blocks:
+        if block.kind == "body":
+            line = text[block.start : block.end]
+            m = _DATELINE.match(line)
+            if m:
+                line = line[m.end() :]
+            words = line.split()
+            short = " ".join(words[:14])
+            return short + ("…" if len(words) > 14 else "")
+    return fallback
+
+
+def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
+    """Read one file into an Article (ArticleError when it cannot be used)."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise ArticleError(f"{path.name}: only .txt and .md files are read")
+    text = read_text(path, max_bytes)
+    blocks = classify(text)
+    if not blocks:
+        raise ArticleError(f"{path.name}: no text to index")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Article(
+        source_id=path.name,
+        path=path,
+        text=text,
+        title=derive_title(text, blocks, path.stem),
+        outlet=detect_outlet(text, blocks),
+        digest=digest,
+    )
+
+
+def passage_id(source_id: str, start: int, end: int, text: str) -> str:
+    """Content-hash id: the same passage of the same file always gets the same id."""
+    h = hashlib.sha256(f"{source_id}\x00{start}\x00{end}\x00{text}".encode())
+    return h.hexdigest()[:32]
+
+
+def sentence_id(source_id: str, start: int, end: int, text: str) -> str:
+    """Content-hash id of one sentence span."""
+    return "s" + passage_id(source_id, start, end, text)[:31]
+
+
+def _windows(
+    sentences: list[tuple[int, int]], size: int, overlap: int, max_chars: int
+) -> Iterator[list[tuple[int, int]]]:
+    i = 0
+    while i < len(sentences):
+        window = [sentences[i]]
+        j = i + 1
+        while j < len(sentences) and len(window) < size and sentences[j][1] - window[0][0] <= max_chars:
+            window.append(sentences[j])
+            j += 1
+        yield window
+        if j >= len(sentences):
+            break
+        i = max(i + 1, j - overlap)
+
+
+def chunk(article: Article, size: int = 4, overlap: int = 1, max_chars: int = 1500) -> list[Passage]:
+    """Sentence-window passages over runs of body text; other kinds one passage per line."""
+    text = article.text
+    blocks = classify(text)
+    passages: list[Passage] = []
+
+    def emit(kind: str, sents: list[tuple[int, int]]) -> None:
+        start, end = sents[0][0], sents[-1][1]
+        body = text[start:end]
+        passages.append(
+            Passage(
+                text=body,
+                source_id=article.source_id,
+                title=article.title,
+                start=start,
+                end=end,
+                outlet=article.outlet,
+                kind=kind,
+                id=passage_id(article.source_id, start, end, body),
+                sentences=tuple(sents),
+            )
+        )
+
+    run: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        for window in _windows(run, size, overlap, max_chars):
+            emit("body", window)
+        run.clear()
+
+    for block in blocks:
+        if block.kind == "body":
+            run.extend(split_sentences(text, block.start, block.end))
+            continue
+        flush()
+        if block.kind == "related":
+            emit("related", [(block.start, block.end)])
+        else:
+            emit(block.kind, split_sentences(text, block.start, block.end) or [(block.start, block.end)])
+    flush()
+    return passages
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Article files under the given paths (folders recursively), and a message per unusable path."""
+    found: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not any(
+                    part.startswith(".") for part in p.relative_to(path).parts
+                )
+            )
+            if not files:
+                errors.append(f"{path}: no .txt or .md files in this folder")
+            found.extend(files)
+        elif path.exists():
+            found.append(path)
+        else:
+            errors.append(f"{path}: no such file or folder")
+    return found, errors

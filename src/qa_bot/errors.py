@@ -1,0 +1,31 @@
+"""One small error hierarchy: callers catch QABotError, bad input is also a ValueError."""
+
+from __future__ import annotations
+
+
+class QABotError(Exception):
+    """Base class of every error qa_bot raises on purpose."""
+
+
+class InvalidQuestionError(QABotError, ValueError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class ArticleError(QABotError, ValueError):
+    """An article file cannot be read as text (missing, binary, not UTF-8, too large, empty)."""
+
+
+class NothingToIngestError(QABotError, ValueError):
+    """No file at all could be read from the paths given."""
+
+
+class StoreError(QABotError):
+    """The vector store is missing, corrupted or unreachable."""
+
+
+class BackendError(QABotError):
+    """An answer engine is unknown, not installed, or failed."""
+
+
+class ConfigError(QABotError, ValueError):
+    """A setting has a value that cannot work."""

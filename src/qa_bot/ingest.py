@@ -1,0 +1,267 @@
+"""Articles -> passages + sentence vectors -> Chroma; idempotent by content hash, crash-safe by order.
+
+Order of writes per article: sentences, passages, deletion of stale ones, and last the article's
+record with its digest. A record whose digest matches the file means the article is complete; a
+process killed anywhere before that leaves work the next ingest finds and finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from qa_bot.config import Settings
+from qa_bot.corpus import Article, chunk, discover, load_article, sentence_id
+from qa_bot.errors import ArticleError, NothingToIngestError
+from qa_bot.lexical import terms
+from qa_bot.store import Store, open_store
+from qa_bot.types import IngestSummary, Passage
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+EMBED_BATCH = 256
+
+
+@dataclass
+class _Plan:
+    article: Article
+    passages: list[Passage]
+    status: str  # "new" | "changed" | "unchanged"
+    add: list[Passage] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    sentences: dict[str, tuple[int, int]] = field(default_factory=dict)
+    stale_sentences: list[str] = field(default_factory=list)
+
+
+def _batched(items: Sequence[object], size: int) -> Iterable[Sequence[object]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _passage_metadata(p: Passage) -> dict[str, str | int | float | bool]:
+    return {
+        "source_id": p.source_id,
+        "title": p.title,
+        "outlet": p.outlet,
+        "kind": p.kind,
+        "start": p.start,
+        "end": p.end,
+        "sents": ";".join(f"{s},{e}" for s, e in p.sentences),
+        "terms": " ".join(terms(p.text)),
+    }
+
+
+def _existing_ids(collection: object, source_id: str) -> set[str]:
+    got = collection.get(where={"source_id": source_id}, include=[])  # type: ignore[attr-defined]
+    return set(got["ids"])
+
+
+def _plan(store: Store, article: Article, passages: list[Passage]) -> _Plan:
+    record = store.sources.get(ids=[article.source_id], include=["metadatas"])
+    done = bool(record["ids"]) and (record["metadatas"][0] or {}).get("digest") == article.digest
+    if done:
+        return _Plan(article, passages, "unchanged")
+    existing = _existing_ids(store.passages, article.source_id)
+    wanted = {p.id for p in passages}
+    plan = _Plan(article, passages, "changed" if record["ids"] or existing else "new")
+    plan.add = [p for p in passages if p.id not in existing]
+    plan.stale = sorted(existing - wanted)
+    text = article.text
+    for p in passages:
+        for s, e in p.sentences:
+            plan.sentences[sentence_id(p.source_id, s, e, text[s:e])] = (s, e)
+    old_sentences = _existing_ids(store.sentences, article.source_id)
+    plan.stale_sentences = sorted(old_sentences - set(plan.sentences))
+    return plan
+
+
+def _sentence_vectors(
+    store: Store, embeddings: Embeddings, plans: list[_Plan], progress: Progress | None
+) -> dict[str, np.ndarray]:
+    """Vectors of every sentence the new passages need: read back when stored, else embedded."""
+    needed: dict[str, tuple[_Plan, int, int]] = {}
+    for plan in plans:
+        for p in plan.add:
+            for s, e in p.sentences:
+                sid = sentence_id(p.source_id, s, e, plan.article.text[s:e])
+                needed[sid] = (plan, s, e)
+    vectors: dict[str, np.ndarray] = {}
+    ids = list(needed)
+    for chunk_ids in _batched(ids, 5000):
+        got = store.sentences.get(ids=list(chunk_ids), include=["embeddings"])
+        for sid, emb in zip(got["ids"], got["embeddings"], strict=True):
+            vectors[sid] = np.asarray(emb, dtype=np.float32)
+    missing = [sid for sid in ids if sid not in vectors]
+    # Longest first so each batch pads little; the model sorts within a call too.
+    missing.sort(key=lambda sid: needed[sid][2] - needed[sid][1], reverse=True)
+    done = 0
+    for batch in _batched(missing, EMBED_BATCH):
+        texts = [needed[sid][0].article.text[needed[sid][1] : needed[sid][2]] for sid in batch]  # type: ignore[index]
+        embs = embeddings.embed_documents(texts)
+        new_ids, new_embs, new_meta, new_docs = [], [], [], []
+        for sid, emb, txt in zip(batch, embs, texts, strict=True):
+            plan, s, e = needed[sid]  # type: ignore[index]
+            vectors[sid] = np.asarray(emb, dtype=np.float32)  # type: ignore[index]
+            new_ids.append(sid)
+            new_embs.append(emb)
+            new_docs.append(txt)
+            new_meta.append({"source_id": plan.article.source_id, "start": s, "end": e})
+        store.sentences.upsert(ids=new_ids, embeddings=new_embs, metadatas=new_meta, documents=new_docs)
+        done += len(batch)
+        if progress:
+            progress(done, len(missing), "embedding sentences")
+    return vectors
+
+
+def passage_vector(sentence_vectors: Sequence[np.ndarray]) -> list[float]:
+    """A passage's vector: the normalised mean of its sentences' vectors (no second encode).
+
+    Measured on eval/questions.jsonl, fused with BM25 it retrieves as well as encoding the passage
+    text again (and better than adding the headline), at about half the ingest cost.
+    """
+    mean = np.mean(np.stack(sentence_vectors), axis=0)
+    norm = float(np.linalg.norm(mean)) or 1.0
+    return (mean / norm).astype(np.float32).tolist()  # type: ignore[no-any-return]
+
+
+def ingest_articles(
+    articles: list[Article],
+    store: Store,
+    embeddings: Embeddings,
+    *,
+    settings: Settings,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    errors: Sequence[str] = (),
+) -> IngestSummary:
+    """Bring the store to exactly these articles' passages (and, with prune, nothing else)."""
+    started = time.perf_counter()
+    with store.write_lock():
+        if rebuild:
+            store.reset()
+        else:
+            store.check_model()
+        plans = [
+            _plan(store, a, chunk(a, settings.passage_sentences, settings.passage_overlap))
+            for a in articles
+        ]
+        work = [p for p in plans if p.status != "unchanged"]
+        removed = 0
+        wrote = False
+        if work:
+            vectors = _sentence_vectors(store, embeddings, work, progress)
+            for plan in work:
+                text = plan.article.text
+                for batch in _batched(plan.add, 1000):
+                    store.passages.upsert(
+                        ids=[p.id for p in batch],  # type: ignore[attr-defined]
+                        documents=[p.text for p in batch],  # type: ignore[attr-defined]
+                        metadatas=[_passage_metadata(p) for p in batch],  # type: ignore[arg-type]
+                        embeddings=[
+                            passage_vector(
+                                [vectors[sentence_id(p.source_id, s, e, text[s:e])] for s, e in p.sentences]  # type: ignore[attr-defined]
+                            )
+                            for p in batch
+                        ],
+                    )
+                if plan.stale:
+                    store.passages.delete(ids=plan.stale)
+                    removed += len(plan.stale)
+                if plan.stale_sentences:
+                    store.sentences.delete(ids=plan.stale_sentences)
+                store.sources.upsert(
+                    ids=[plan.article.source_id],
+                    embeddings=[[0.0]],
+                    documents=[plan.article.title],
+                    metadatas=[{
+                        "digest": plan.article.digest,
+                        "title": plan.article.title,
+                        "outlet": plan.article.outlet,
+                        "path": str(plan.article.path),
+                        "passages": len(plan.passages),
+                    }],
+                )
+                wrote = True
+        gone: list[str] = []
+        if prune:
+            keep = {a.source_id for a in articles}
+            records = store.sources.get(include=[])
+            gone = [sid for sid in records["ids"] if sid not in keep]
+            for sid in gone:
+                ids = sorted(_existing_ids(store.passages, sid))
+                if ids:
+                    store.passages.delete(ids=ids)
+                    removed += len(ids)
+                sids = sorted(_existing_ids(store.sentences, sid))
+                if sids:
+                    store.sentences.delete(ids=sids)
+                store.sources.delete(ids=[sid])
+                wrote = True
+        if wrote:
+            store.bump_version()
+    return IngestSummary(
+        files=len(articles),
+        passages=sum(len(p.passages) for p in plans),
+        added=sum(len(p.add) for p in plans if p.status == "new"),
+        replaced=sum(len(p.add) for p in plans if p.status == "changed"),
+        unchanged=sum(len(p.passages) - len(p.add) if p.status != "unchanged" else len(p.passages) for p in plans),
+        removed=removed,
+        seconds=time.perf_counter() - started,
+        errors=tuple(errors),
+        files_added=tuple(p.article.source_id for p in plans if p.status == "new"),
+        files_changed=tuple(p.article.source_id for p in plans if p.status == "changed"),
+        files_removed=tuple(gone),
+    )
+
+
+def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article], list[str]]:
+    """Every readable article under the paths, and a clear message for each one that is not."""
+    files, errors = discover(paths)
+    articles: dict[str, Article] = {}
+    for path in files:
+        try:
+            article = load_article(path, max_bytes)
+        except ArticleError as exc:
+            errors.append(str(exc))
+            continue
+        if article.source_id in articles:
+            errors.append(f"{path}: a file named {article.source_id} was read already; this one is skipped")
+            continue
+        articles[article.source_id] = article
+    return list(articles.values()), errors
+
+
+def ingest(
+    paths: Iterable[str | Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    embeddings: Embeddings | None = None,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Ingest article files or folders (default: the seeds folder) and return what was done."""
+    settings = settings or Settings.from_env()
+    targets = [Path(p) for p in paths] if paths else [settings.seeds_dir]
+    articles, errors = read_articles(targets, settings.max_file_bytes)
+    for message in errors:
+        log.warning("skipped %s", message)
+    if not articles:
+        raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
+    if embeddings is None:
+        from qa_bot.embeddings import load_embeddings
+
+        embeddings = load_embeddings(settings.embedding_model)
+    store = store or open_store(settings)
+    return ingest_articles(
+        articles, store, embeddings, settings=settings, prune=prune, rebuild=rebuild,
+        progress=progress, errors=errors,
+    )

@@ -1,0 +1,99 @@
+"""Words for the lexical side: a tokenizer that keeps names, numbers and dates, and BM25 over it."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves s t don shall may might must
+    said says say tell told according per via whose whats""".split()
+)
+_TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, so 'Chí' matches 'Chi'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("đ", "d")
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match 'elections' with 'election'."""
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + keep
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Raw folded tokens; numbers lose their thousands separators ('1,588' -> '1588')."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(fold(text)):
+        if tok[0].isdigit():
+            tok = tok.replace(",", "")
+            tok = tok.rstrip(".")
+        else:
+            tok = tok.replace("’", "'").split("'")[0]
+        if tok:
+            out.append(tok)
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Index terms: folded, stemmed tokens without stop words."""
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+class BM25:
+    """Okapi BM25 over an inverted index; scoring touches only the documents that hold query terms."""
+
+    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.n = len(docs)
+        lengths = np.array([len(d) for d in docs], dtype=np.float32)
+        self.avgdl = float(lengths.mean()) if self.n else 0.0
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, doc in enumerate(docs):
+            for term, tf in Counter(doc).items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        norm = self.k1 * (1 - self.b + self.b * lengths / (self.avgdl or 1.0))
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.idf: dict[str, float] = {}
+        for term, (ids, tfs) in postings.items():
+            idx = np.array(ids, dtype=np.int64)
+            tf = np.array(tfs, dtype=np.float32)
+            self.postings[term] = (idx, tf * (self.k1 + 1) / (tf + norm[idx]))
+            df = len(ids)
+            self.idf[term] = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query terms."""
+        out = np.zeros(self.n, dtype=np.float32)
+        for term in set(query):
+            hit = self.postings.get(term)
+            if hit is not None:
+                idx, weight = hit
+                out[idx] += self.idf[term] * weight
+        return out
+
+    def idf_of(self, term: str) -> float:
+        """Inverse document frequency; unseen terms get the highest."""
+        return self.idf.get(term, math.log(1 + (self.n + 0.5) / 0.5))

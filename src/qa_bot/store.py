@@ -1,0 +1,152 @@
+"""Open the Chroma store, embedded on disk or a Chroma server, with telemetry off."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from qa_bot.config import Settings
+from qa_bot.embeddings import offline_environment
+from qa_bot.errors import StoreError
+
+log = logging.getLogger(__name__)
+_locks: dict[str, threading.Lock] = {}
+
+
+@dataclass
+class Store:
+    """The three collections of one store: passages, their sentences, and one record per article."""
+
+    client: Any
+    name: str
+    embedding_model: str
+    location: str
+    lock_path: Path | None = None
+
+    def _collection(self, suffix: str) -> Any:
+        try:
+            return self.client.get_or_create_collection(
+                f"{self.name}_{suffix}", metadata={"embedding_model": self.embedding_model}
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
+
+    @property
+    def passages(self) -> Any:
+        """Passage texts, their vectors and metadata."""
+        return self._collection("passages")
+
+    @property
+    def sentences(self) -> Any:
+        """Sentence vectors, for quoting single sentences without embedding at question time."""
+        return self._collection("sentences")
+
+    @property
+    def sources(self) -> Any:
+        """One record per article: its digest, written last, so a record means complete."""
+        return self._collection("sources")
+
+    def check_model(self) -> None:
+        """Refuse to mix vectors of two embedding models."""
+        meta = self.passages.metadata or {}
+        built = meta.get("embedding_model")
+        if built and built != self.embedding_model:
+            raise StoreError(
+                f"the store at {self.location} was built with embedding model {built!r}, "
+                f"not {self.embedding_model!r}: run 'qa-bot ingest --rebuild'"
+            )
+
+    def version(self) -> str:
+        """Changes whenever an ingest writes something; readers reload their caches on change."""
+        try:
+            meta = self.client.get_collection(f"{self.name}_passages").metadata or {}
+        except Exception as exc:
+            raise StoreError(f"the store at {self.location} is not readable: {exc}") from exc
+        return str(meta.get("version", "0"))
+
+    def bump_version(self) -> None:
+        """Mark a finished write."""
+        self.passages.modify(
+            metadata={"embedding_model": self.embedding_model, "version": f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"}
+        )
+
+    def count(self) -> int:
+        """Number of passages (0 for a missing or empty store)."""
+        try:
+            return int(self.passages.count())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"the store at {self.location} is not readable: {exc}") from exc
+
+    def reset(self) -> None:
+        """Drop every collection of this store."""
+        for suffix in ("passages", "sentences", "sources"):
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(f"{self.name}_{suffix}")
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time: a thread lock, plus a file lock for embedded stores."""
+        lock = _locks.setdefault(self.location, threading.Lock())
+        with lock:
+            if self.lock_path is None:
+                yield
+                return
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.lock_path, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _client_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store named by the settings: a Chroma server when QA_BOT_CHROMA_URL is set, else on disk."""
+    offline_environment()
+    import chromadb
+
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url if "://" in settings.chroma_url else f"http://{settings.chroma_url}")
+        host = url.hostname or "127.0.0.1"
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=host, port=port, ssl=url.scheme == "https", settings=_client_settings()
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return Store(client, settings.collection, settings.embedding_model, settings.chroma_url)
+
+    path = Path(settings.store_dir)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the store path {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=_client_settings())
+    except Exception as exc:
+        raise StoreError(
+            f"cannot open the store at {path} ({type(exc).__name__}: {exc}); "
+            "run 'qa-bot ingest --rebuild' to build it again"
+        ) from exc
+    return Store(client, settings.collection, settings.embedding_model, str(path.resolve()),
+                 lock_path=path / ".ingest.lock")
