@@ -41,7 +41,7 @@ class Settings:
     k: int = 5
     llm_model: str | None = None
     llm_max_tokens: int = 256
-    llm_threads: int = 2
+    llm_threads: int = 1
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_api_key: str | None = field(default=None, repr=False)

@@ -27,7 +27,7 @@ _DATE = re.compile(
 )
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundred|thousand|million|billion|dozen|double|first|second|third)\b",
+    r"fifty|hundred|thousand|million|billion|dozen|double|twice|thrice)\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z’'-]+(?:\s+[A-Z][a-z’'-]+)+")
@@ -55,14 +55,23 @@ def wanted(question: str) -> Want:
     return Want.ANY
 
 
-def has_kind(text: str, want: Want) -> bool:
-    """Does the sentence hold the kind of thing asked for?"""
+_ORDINAL_OR_YEAR = re.compile(r"\b\d+(?:st|nd|rd|th)\b|\b(?:19|20)\d\d\b(?:\s*[–-]\s*(?:19|20)?\d\d\b)?")
+
+
+def _novel(found: list[str], question: str) -> bool:
+    q = fold(question)
+    return any(fold(item).strip() not in q for item in found if item.strip())
+
+
+def has_kind(text: str, want: Want, question: str = "") -> bool:
+    """Does the sentence hold the kind of thing asked for, and one the question does not already name?"""
     if want is Want.NUMBER:
-        return bool(_NUMBER.search(text))
+        cardinal = _ORDINAL_OR_YEAR.sub(" ", text)
+        return _novel([m.group(0) for m in _NUMBER.finditer(cardinal)], question)
     if want is Want.DATE:
-        return bool(_DATE.search(text))
+        return _novel([m.group(0) for m in _DATE.finditer(text)], question)
     if want is Want.PERSON:
-        return bool(_NAME.search(text))
+        return _novel([m.group(0) for m in _NAME.finditer(text)], question)
     return True
 
 
@@ -125,7 +134,7 @@ def score_sentences(
             own = set(terms(text))
             cov = coverage(q_terms, own, bm25)
             ctx = coverage(q_terms, passage_terms, bm25)
-            fits = has_kind(text, want)
+            fits = has_kind(text, want, question)
             score = (0.45 * dense + 0.4 * cov + 0.15 * ctx + (0.05 if fits else -0.05)) * (
                 0.5 + 0.5 * KIND_WEIGHT.get(p.kind, 0.5)
             ) - 0.01 * rank

@@ -37,8 +37,10 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
-            return word[: len(word) - len(suffix)] + keep
-    return word
+            word = word[: len(word) - len(suffix)] + keep
+            break
+    # 'conclude' and 'concluded' both become 'conclud'.
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def tokens(text: str) -> list[str]:

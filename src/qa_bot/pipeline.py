@@ -20,7 +20,7 @@ from langchain_core.runnables import Runnable
 from qa_bot import engines
 from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
-from qa_bot.engines.extractive import select
+from qa_bot.engines.extractive import WEAK_SCORE, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, score_sentences
 from qa_bot.ingest import Progress, ingest
@@ -158,6 +158,9 @@ class QABot:
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
         text, cites = compose(chosen.evidence)
+        if chosen.support < WEAK_SCORE:
+            warnings = (*warnings, "weak support: these quotes are the closest the articles come; "
+                        "they may not answer the question directly")
         return Answer(question=question, text=text, citations=cites, backend=backend, query=query,
                       warnings=warnings, timings=timings, support=round(chosen.support, 4))
 
