@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from qa_bot.config import Settings
 from qa_bot.errors import (
     ArticleError,
@@ -14,10 +12,9 @@ from qa_bot.errors import (
     QABotError,
     StoreError,
 )
+from qa_bot.ingest import ingest
+from qa_bot.pipeline import QABot, ask, retrieve
 from qa_bot.types import Answer, Citation, IngestSummary, Passage
-
-if TYPE_CHECKING:
-    from qa_bot.pipeline import QABot
 
 __all__ = [
     "Answer",
@@ -38,15 +35,3 @@ __all__ = [
     "retrieve",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The heavy parts (torch, chromadb) load only when first used, not at import.
-    if name in ("ask", "retrieve", "QABot"):
-        from qa_bot import pipeline
-
-        return getattr(pipeline, name)
-    if name == "ingest":
-        from qa_bot.ingest import ingest
-
-        return ingest
-    raise AttributeError(f"module 'qa_bot' has no attribute {name!r}")

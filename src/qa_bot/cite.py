@@ -10,7 +10,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.evidence import Evidence, names_in, numbers_in
-from qa_bot.lexical import fold
+from qa_bot.lexical import tokens
 from qa_bot.types import Citation
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -76,21 +76,33 @@ def check_claim(
     """Keep a sentence only if its numbers and names are in the quotes and its meaning is close."""
     if not cited:
         return Checked(text, False, "cites nothing")
-    best = max(cited, key=lambda ev: float(np.dot(vector, vectors[ev.key])) if ev.key in vectors else -1.0)
-    sim = float(np.dot(vector, vectors[best.key])) if best.key in vectors else 0.0
-    quotes = [best] + [ev for ev in cited if ev is not best and ev.key in vectors
-                       and float(np.dot(vector, vectors[ev.key])) >= MIN_SIMILARITY]
-    quoted = " ".join(ev.text for ev in quotes)
-    missing_numbers = numbers_in(text) - numbers_in(quoted)
-    if missing_numbers:
-        return Checked(text, False, f"numbers not in the quotes: {', '.join(sorted(missing_numbers))}")
-    folded = fold(quoted)
-    missing_names = {n for n in names_in(text) if n not in folded}
-    if missing_names:
-        return Checked(text, False, f"names not in the quotes: {', '.join(sorted(missing_names))}")
+
+    def sim_of(ev: Evidence) -> float:
+        return float(np.dot(vector, vectors[ev.key])) if ev.key in vectors else -1.0
+
+    ordered = sorted(cited, key=sim_of, reverse=True)
+    best = ordered[0]
+    sim = sim_of(best)
+    # The closest quote, plus only those other cited quotes that hold a name or number it lacks.
+    quotes = [best]
+    needed_numbers = numbers_in(text) - numbers_in(best.text)
+    needed_names = names_in(text) - set(tokens(best.text))
+    for ev in ordered[1:]:
+        if not (needed_numbers or needed_names):
+            break
+        adds_numbers = needed_numbers & numbers_in(ev.text)
+        adds_names = needed_names & set(tokens(ev.text))
+        if adds_numbers or adds_names:
+            quotes.append(ev)
+            needed_numbers -= adds_numbers
+            needed_names -= adds_names
+    if needed_numbers:
+        return Checked(text, False, f"numbers not in the quotes: {', '.join(sorted(needed_numbers))}")
+    if needed_names:
+        return Checked(text, False, f"names not in the quotes: {', '.join(sorted(needed_names))}")
     if sim < MIN_SIMILARITY:
         return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})")
-    return Checked(text, True, "", tuple(quotes[:2]))
+    return Checked(text, True, "", tuple(quotes))
 
 
 def verify(

@@ -79,9 +79,10 @@ def format_answer(answer: Any) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa_bot.pipeline import QABot
+    from qa_bot.pipeline import QABot, clean_question
 
     settings = _settings(args)
+    clean_question(args.question, settings.max_question_chars)  # fail fast, before loading the model
     answer = QABot(settings).ask(args.question, backend=args.backend, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -19,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 from qa_bot.config import Settings
 from qa_bot.corpus import Article, chunk, discover, load_article, sentence_id
 from qa_bot.errors import ArticleError, NothingToIngestError
-from qa_bot.lexical import terms
+from qa_bot.lexical import LEXICAL_VERSION, terms
 from qa_bot.store import Store, open_store
 from qa_bot.types import IngestSummary, Passage
 
@@ -39,7 +40,10 @@ class _Plan:
     stale_sentences: list[str] = field(default_factory=list)
 
 
-def _batched(items: Sequence[object], size: int) -> Iterable[Sequence[object]]:
+T = TypeVar("T")
+
+
+def _batched(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -54,6 +58,7 @@ def _passage_metadata(p: Passage) -> dict[str, str | int | float | bool]:
         "end": p.end,
         "sents": ";".join(f"{s},{e}" for s, e in p.sentences),
         "terms": " ".join(terms(p.text)),
+        "terms_version": LEXICAL_VERSION,
     }
 
 
@@ -102,9 +107,12 @@ def _sentence_vectors(
     missing.sort(key=lambda sid: needed[sid][2] - needed[sid][1], reverse=True)
     done = 0
     for batch in _batched(missing, EMBED_BATCH):
-        texts = [needed[sid][0].article.text[needed[sid][1] : needed[sid][2]] for sid in batch]  # type: ignore[index]
+        texts = [needed[sid][0].article.text[needed[sid][1] : needed[sid][2]] for sid in batch]
         embs = embeddings.embed_documents(texts)
-        new_ids, new_embs, new_meta, new_docs = [], [], [], []
+        new_ids: list[str] = []
+        new_embs: list[list[float]] = []
+        new_meta: list[dict[str, str | int]] = []
+        new_docs: list[str] = []
         for sid, emb, txt in zip(batch, embs, texts, strict=True):
             plan, s, e = needed[sid]  # type: ignore[index]
             vectors[sid] = np.asarray(emb, dtype=np.float32)  # type: ignore[index]

@@ -22,12 +22,12 @@ from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
 from qa_bot.engines.extractive import WEAK_SCORE, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
-from qa_bot.evidence import Evidence, score_sentences
+from qa_bot.evidence import Evidence, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.prompts import load_prompts
 from qa_bot.retrieve import History, Index, QARetriever, Retrieval, condense, normalize_history, search
 from qa_bot.store import Store, open_store
-from qa_bot.types import Answer, IngestSummary, Passage
+from qa_bot.types import Answer, Citation, IngestSummary, Passage
 
 log = logging.getLogger(__name__)
 NOT_IN_SOURCES = "NOT IN SOURCES"
@@ -113,6 +113,10 @@ class QABot:
         progress: Progress | None = None,
     ) -> IngestSummary:
         """Ingest into this bot's store; new passages are searchable at once."""
+        if rebuild:
+            with self._lock:
+                if self._store is None:  # a corrupted embedded store is set aside, not a dead end
+                    self._store = open_store(self.settings, rebuild=True)
         summary = ingest(paths, settings=self.settings, store=self.store, embeddings=self.embeddings,
                          prune=prune, rebuild=rebuild, progress=progress)
         self.index.invalidate()
@@ -153,7 +157,7 @@ class QABot:
     def _extractive(self, question: str, query: str, found: Retrieval, ranked: list[Evidence],
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
-        chosen = select(question, ranked)
+        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of)
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
@@ -232,7 +236,7 @@ class QABot:
             by_passage.setdefault(ev.passage.id, []).append(ev)
         sources = [by_passage.get(p.id, []) for p in found.passages]
         if not draft.strip() or NOT_IN_SOURCES.lower() in draft.lower():
-            answer_text, cites, dropped = "", (), []
+            answer_text, cites, dropped = "", tuple[Citation, ...](), []
         else:
             answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, ranked[:12])
             dropped = [c for c in checked if not c.kept]

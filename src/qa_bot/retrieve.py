@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa_bot.corpus import KIND_WEIGHT, sentence_id
-from qa_bot.lexical import BM25, STOPWORDS, fold, terms, tokens
+from qa_bot.lexical import BM25, LEXICAL_VERSION, STOPWORDS, fold, terms, tokens
 from qa_bot.store import Store
 from qa_bot.types import Passage
 
@@ -92,7 +92,8 @@ class Index:
                 )
             )
             stored = meta.get("terms")
-            docs_terms.append(str(stored).split() if isinstance(stored, str) else terms(text or ""))
+            current = isinstance(stored, str) and meta.get("terms_version") == LEXICAL_VERSION
+            docs_terms.append(str(stored).split() if current else terms(text or ""))
         order = sorted(range(len(passages)), key=lambda i: (passages[i].source_id, passages[i].start))
         passages = [passages[i] for i in order]
         docs_terms = [docs_terms[i] for i in order]
@@ -228,8 +229,7 @@ def _mmr(
 # ---------------------------------------------------------------- follow-up questions
 
 _ANAPHORA = frozenset(
-    "it its it's they them their theirs this that these those he him his she her hers there then "
-    "such same one ones former latter".split()
+    ["it", "its", "it's", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "him", "his", "she", "her", "hers", "there", "then", "such", "same", "one", "ones", "former", "latter"]
 )
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so|but|then|why|how come)\b", re.IGNORECASE)
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")

@@ -117,8 +117,39 @@ def _client_settings() -> Any:
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
-def open_store(settings: Settings) -> Store:
-    """The store named by the settings: a Chroma server when QA_BOT_CHROMA_URL is set, else on disk."""
+def _forget_client(path: Path) -> None:
+    """Drop chromadb's per-process cache of a client that failed to open (it caches broken ones too)."""
+    with contextlib.suppress(Exception):
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+        if system is not None:
+            with contextlib.suppress(Exception):
+                system.stop()
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move a broken embedded store's Chroma files to <dir>.broken-<time>; None if it is not a Chroma store.
+
+    Only chroma.sqlite3 and Chroma's UUID-named segment folders move; anything else (uploads, the
+    lock, files a user put there) stays, and nothing is deleted.
+    """
+    if not (path / "chroma.sqlite3").is_file():
+        return None
+    aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    aside.mkdir(parents=True)
+    for item in path.iterdir():
+        is_segment = item.is_dir() and len(item.name) == 36 and item.name.count("-") == 4
+        if item.name.startswith("chroma.sqlite3") or is_segment:
+            item.rename(aside / item.name)
+    return aside
+
+
+def open_store(settings: Settings, *, rebuild: bool = False) -> Store:
+    """The store named by the settings: a Chroma server when QA_BOT_CHROMA_URL is set, else on disk.
+
+    With rebuild, an embedded store that cannot be opened is set aside and a fresh one started.
+    """
     offline_environment()
     import chromadb
 
@@ -144,6 +175,12 @@ def open_store(settings: Settings) -> Store:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=_client_settings())
     except Exception as exc:
+        _forget_client(path)
+        aside = set_aside(path) if rebuild else None
+        if aside is not None:
+            log.warning("the store at %s could not be opened (%s); moved it to %s and starting afresh",
+                        path, exc, aside)
+            return open_store(settings)
         raise StoreError(
             f"cannot open the store at {path} ({type(exc).__name__}: {exc}); "
             "run 'qa-bot ingest --rebuild' to build it again"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa_bot.evidence import Evidence, Want, wanted
@@ -14,7 +15,7 @@ from qa_bot.lexical import terms
 # set where false abstentions stay under 5%; answers between MIN_SCORE and WEAK_SCORE carry a
 # visible "weak support" warning instead.
 MIN_COVERAGE = 0.0
-MIN_SCORE = 0.3
+MIN_SCORE = 0.25
 WEAK_SCORE = 0.55
 _LIST = re.compile(r"\b(which|what) (are|were)\b|\blist\b|\bname (the|all|some)\b|\bwhat \w+s\b", re.IGNORECASE)
 
@@ -33,31 +34,40 @@ def supported(best: Evidence) -> bool:
     return best.coverage >= MIN_COVERAGE and best.score >= MIN_SCORE
 
 
-def select(question: str, ranked: list[Evidence], max_sentences: int = 4, ratio: float = 0.75) -> Selection:
-    """The best sentence, plus close runners-up that add something, or an abstention."""
+def select(
+    question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
+    q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None,
+) -> Selection:
+    """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
         return Selection((), True, 0.0)
-    # A question that asks for a number, date or name is answered only by a sentence holding one
-    # the question does not already contain.
+    # A question that asks for a number, date, name or place is answered only by a sentence holding
+    # one the question does not already contain, in a passage that mentions the question's focus.
     typed = wanted(question) is not Want.ANY
-    pool = [ev for ev in ranked if ev.fits] if typed else ranked
+    pool = [ev for ev in ranked if ev.fits and ev.focus] if typed else ranked
     if not pool:
         return Selection((), True, ranked[0].score)
     best = pool[0]
     if not supported(best):
         return Selection((), True, best.score)
     limit = max_sentences + 1 if _LIST.search(question) else max_sentences
+    weight = idf or (lambda _t: 1.0)
+    uncovered = {t for t in q_terms if t not in best.terms}
     chosen = [best]
-    seen = set(terms(best.text))
-    for ev in ranked[1:]:
-        if len(chosen) >= limit or ev.score < ratio * best.score:
+    seen = set(best.terms)
+    for ev in ranked[1:20]:
+        if len(chosen) >= limit or ev.score < 0.5 * best.score:
             break
-        words = set(terms(ev.text))
+        words = set(ev.terms)
         if words and len(words & seen) / len(words) > 0.7:
             continue
-        if ev.coverage < 0.5 * best.coverage:
+        total = sum(weight(t) for t in q_terms) or 1.0
+        gain = sum(weight(t) for t in uncovered & words) / total
+        close = ev.score >= ratio * best.score and ev.coverage >= 0.5 * best.coverage
+        if not (close or gain >= 0.2):
             continue
         chosen.append(ev)
         seen |= words
+        uncovered -= words
     chosen.sort(key=lambda ev: (ev.passage.source_id != best.passage.source_id, ev.passage.source_id, ev.start))
     return Selection(tuple(chosen), False, best.score)

@@ -1,0 +1,170 @@
+"""Shared fixtures: fast fakes for unit tests, one real model and one real store per session."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from qa_bot.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class HashEmbeddings(Embeddings):
+    """Hashed bag of words, normalised: texts sharing words are close, identical texts score 1.0."""
+
+    def __init__(self, dim: int = 384) -> None:
+        self.dim = dim
+        self.calls = 0
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self.dim
+        for word in _WORD.findall(text.lower()):
+            h = zlib.crc32(word.encode("utf-8"))
+            vec[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+        return [v / norm for v in vec]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text."""
+        self.calls += 1
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Same space as the documents."""
+        return self._vector(text)
+
+
+class CachedEmbeddings(Embeddings):
+    """The real model behind a per-session cache: identical vectors, each text encoded only once."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self._docs: dict[str, list[float]] = {}
+        self._queries: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of documents, computed for the texts not seen before."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._docs))
+        if todo:
+            for text, vec in zip(todo, self.inner.embed_documents(todo), strict=True):
+                self._docs[text] = vec
+        return [self._docs[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Vector of a query."""
+        if text not in self._queries:
+            self._queries[text] = self.inner.embed_query(text)
+        return self._queries[text]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model hub and no telemetry in any test."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+
+
+def make_settings(store_dir: Path, **changes: object) -> Settings:
+    """Settings that ignore the caller's QA_BOT_* environment."""
+    return Settings.from_env(env={}, store_dir=store_dir, seeds_dir=SEEDS, **changes)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an empty store in a temporary folder."""
+    return make_settings(tmp_path / "store", embedding_model="fake-hash")
+
+
+@pytest.fixture
+def fake_embeddings() -> HashEmbeddings:
+    """Fast embeddings with meaningful similarity."""
+    return HashEmbeddings()
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A writable copy of the seed articles."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for path in SEED_FILES:
+        shutil.copyfile(path, folder / path.name)
+        (folder / path.name).chmod(0o644)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fake_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, HashEmbeddings]:
+    """The seeds ingested once with the hashing embeddings (no model load)."""
+    from qa_bot.ingest import ingest
+
+    settings = make_settings(tmp_path_factory.mktemp("fake") / "store", embedding_model="fake-hash")
+    embeddings = HashEmbeddings()
+    ingest([SEEDS], settings=settings, embeddings=embeddings)
+    return settings, embeddings
+
+
+@pytest.fixture(scope="session")
+def fake_bot(fake_store: tuple[Settings, HashEmbeddings]):  # type: ignore[no-untyped-def]
+    """A QABot on the fake store."""
+    from qa_bot.pipeline import QABot
+
+    settings, embeddings = fake_store
+    return QABot(settings, embeddings=embeddings)
+
+
+@pytest.fixture(scope="session")
+def real_model() -> Embeddings:
+    """The bundled all-MiniLM-L6-v2, loaded once per session."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from qa_bot.embeddings import load_embeddings
+
+    return load_embeddings()
+
+
+@pytest.fixture(scope="session")
+def real_embeddings(real_model: Embeddings) -> CachedEmbeddings:
+    """The real model with a session cache, so every store built from the seeds encodes them once."""
+    return CachedEmbeddings(real_model)
+
+
+@pytest.fixture(scope="session")
+def real_store(
+    tmp_path_factory: pytest.TempPathFactory, real_embeddings: CachedEmbeddings
+) -> tuple[Settings, float]:
+    """The seeds ingested once into a real Chroma store with the real model; (settings, seconds)."""
+    from qa_bot.ingest import ingest
+
+    settings = make_settings(tmp_path_factory.mktemp("real") / "store")
+    started = time.perf_counter()
+    summary = ingest([SEEDS], settings=settings, embeddings=real_embeddings)
+    assert summary.added > 0 and not summary.errors
+    return settings, time.perf_counter() - started
+
+
+@pytest.fixture(scope="session")
+def real_bot(real_store: tuple[Settings, float], real_embeddings: CachedEmbeddings) -> Iterator[object]:
+    """A QABot over the real store."""
+    from qa_bot.pipeline import QABot
+
+    yield QABot(real_store[0], embeddings=real_embeddings)
+
+
+def file_text(source_id: str, folder: Path = SEEDS) -> str:
+    """An article exactly as open().read() returns it."""
+    with open(folder / source_id, encoding="utf-8") as handle:
+        return handle.read()

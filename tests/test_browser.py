@@ -1,0 +1,142 @@
+"""The chat page in a real headless Chromium: answer, sources, article view, abstention, errors."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path("test-artifacts/screenshots")
+QUESTION = "Who is Vietnam's Permanent Representative to the United Nations?"
+ABSTAIN_QUESTION = "Who won the 2022 FIFA World Cup?"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install chromium"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """The page served in-process on a free loopback port, over a store built from seeds/."""
+    pytest.importorskip("playwright.sync_api")
+    from qa_bot import web
+    from qa_bot.config import Settings
+    from qa_bot.pipeline import QABot
+
+    store = tmp_path_factory.mktemp("browser") / "store"
+    settings = Settings(
+        store_dir=store, seeds_dir=Path("seeds"), host="127.0.0.1", port=_free_port()
+    )
+    bot = QABot(settings)
+    bot.ensure_store()
+    app = web.build_app(bot)
+    url = web.launch(app, settings, block=False)
+    yield url, bot
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(served: tuple[str, Any]) -> Iterator[Any]:
+    """One headless Chromium page on the app."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = served
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)
+        pg.goto(url)
+        pg.wait_for_selector("#qa-question textarea")
+        yield pg
+        browser.close()
+
+
+def _ask(page: Any, question: str) -> None:
+    page.fill("#qa-question textarea", question)
+    page.click("#qa-ask")
+
+
+def _assistant_count(page: Any) -> int:
+    return int(page.locator("#qa-chat .bot").count())
+
+
+def test_answer_sources_and_article(page: Any, served: tuple[str, Any]) -> None:
+    """An answer has a [1] marker, the panel shows the quote, a click opens the article at it."""
+    _, bot = served
+    expected = bot.ask(QUESTION)
+    assert expected.citations, "the library itself should answer this question"
+    quote = expected.citations[0].quote
+
+    _ask(page, QUESTION)
+    page.wait_for_selector("#qa-chat a.qa-marker")
+    page.wait_for_selector("#qa-sources .qa-source")
+    page.wait_for_timeout(500)  # let the last streamed sentence settle
+    answer_text = page.locator("#qa-chat .bot").last.inner_text()
+    assert "[1]" in answer_text
+    panel = page.locator("#qa-sources")
+    assert quote in panel.inner_text()
+    assert quote in panel.locator("mark").first.inner_text()
+    page.screenshot(path=str(SHOTS / "answer.png"), full_page=True)
+
+    page.locator("#qa-sources a.qa-source").first.click()
+    mark = page.locator("#qa-article mark")
+    mark.wait_for()
+    assert mark.inner_text() == quote
+    page.wait_for_timeout(600)
+    assert mark.is_visible()
+    page.screenshot(path=str(SHOTS / "article.png"), full_page=True)
+
+    # a marker in the chat opens its source too
+    last = expected.citations[-1]
+    page.locator(f'#qa-chat a.qa-marker[href$="-{last.marker}"]').last.click()
+    page.wait_for_function(
+        "q => (document.querySelector('#qa-article mark') || {}).innerText === q", arg=last.quote
+    )
+    assert f"[{last.marker}]" in page.locator("#qa-article .qa-article-title").inner_text()
+
+
+def test_abstention_looks_different(page: Any) -> None:
+    """A question the articles do not answer gets the abstention notice, naming close articles."""
+    _ask(page, ABSTAIN_QUESTION)
+    notice = page.locator("#qa-chat .qa-abstain")
+    notice.wait_for()
+    assert "Not in the articles" in notice.inner_text()
+    assert page.locator("#qa-chat .bot").last.locator(".qa-abstain").count() == 1
+    page.screenshot(path=str(SHOTS / "abstain.png"), full_page=True)
+
+
+def test_empty_question_is_a_chat_message(page: Any) -> None:
+    """An empty question shows an error in the chat, never a traceback."""
+    before = page.locator("#qa-chat .qa-error").count()
+    page.fill("#qa-question textarea", "   ")
+    page.click("#qa-ask")
+    page.wait_for_function(f"document.querySelectorAll('#qa-chat .qa-error').length > {before}")
+    chat = page.locator("#qa-chat").inner_text()
+    assert re.search(r"empty", chat)
+    assert "Traceback" not in chat and "Error:" not in page.locator("body").inner_text()
+    page.screenshot(path=str(SHOTS / "empty.png"), full_page=True)

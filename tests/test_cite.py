@@ -1,0 +1,183 @@
+"""Claims checked against quotes: invented facts dropped, dead markers removed, quotes exact."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from conftest import SEED_FILES, HashEmbeddings, file_text
+from qa_bot import engines
+from qa_bot.cite import compose, split_claims, verify
+from qa_bot.corpus import chunk, load_article
+from qa_bot.evidence import Evidence
+from qa_bot.types import Answer, Passage
+
+MARKERS = re.compile(r"\[(\d+)\]")
+
+
+def seed_passage(min_sentences: int = 3, index: int = 0) -> Passage:
+    article = load_article(SEED_FILES[index])
+    return next(p for p in chunk(article) if p.kind == "body" and len(p.sentences) >= min_sentences
+                and any(ch.isdigit() for ch in p.text))
+
+
+def evidence_of(p: Passage) -> list[Evidence]:
+    return [Evidence(p, s, e, t, 0.5, 0.5, 0.5, True) for (s, e), t in zip(p.sentences, p.sentence_texts(),
+                                                                           strict=True)]
+
+
+def vectors_of(evs: list[Evidence], emb: HashEmbeddings) -> dict[tuple[str, int, int], np.ndarray]:
+    return {ev.key: np.asarray(emb.embed_query(ev.text), dtype=np.float32) for ev in evs}
+
+
+def check_answer(answer: Answer) -> None:
+    """Quotes are the file text at their offsets; markers in the text are exactly the citations."""
+    for c in answer.citations:
+        assert file_text(c.source_id)[c.start : c.end] == c.quote
+    used = list(dict.fromkeys(int(m) for m in MARKERS.findall(answer.text)))
+    assert used == [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_split_claims_reads_markers() -> None:
+    got = split_claims("Prices rose 5% [1]. Sales fell [2, 3]. No marker here.")
+    assert got == [("Prices rose 5%.", [1]), ("Sales fell.", [2, 3]), ("No marker here.", [])]
+
+
+def test_compose_quotes_by_offsets() -> None:
+    p = seed_passage()
+    text, cites = compose(evidence_of(p)[:2])
+    assert [c.marker for c in cites] == [1, 2]
+    assert "[1]" in text and "[2]" in text
+    for c in cites:
+        assert file_text(c.source_id)[c.start : c.end] == c.quote
+        assert c.passage_start == p.start and c.passage_end == p.end
+
+
+def test_copied_sentence_is_kept_and_quoted_exactly() -> None:
+    p = seed_passage()
+    evs = evidence_of(p)
+    emb = HashEmbeddings()
+    text, cites, checked = verify(f"{evs[0].text} [1]", [evs], vectors_of(evs, emb), emb)
+    assert checked[0].kept, checked[0].reason
+    assert len(cites) >= 1 and cites[0].quote == evs[0].text
+    assert file_text(p.source_id)[cites[0].start : cites[0].end] == cites[0].quote
+    assert text.startswith(evs[0].text + " [1]")
+    assert sorted({int(m) for m in MARKERS.findall(text)}) == [c.marker for c in cites]
+
+
+def test_invented_number_is_dropped() -> None:
+    p = seed_passage()
+    evs = evidence_of(p)
+    with_number = next(ev for ev in evs if re.search(r"\d", ev.text))
+    invented = re.sub(r"\d+", "987654", with_number.text, count=1)
+    assert invented != with_number.text
+    emb = HashEmbeddings()
+    draft = f"{evs[0].text} [1] {invented} [1]"
+    text, cites, checked = verify(draft, [evs], vectors_of(evs, emb), emb)
+    assert "987654" not in text
+    dropped = [c for c in checked if not c.kept]
+    assert len(dropped) == 1 and "987654" in dropped[0].reason
+    assert all(c.quote in file_text(c.source_id) for c in cites)
+
+
+def test_invented_name_is_dropped() -> None:
+    p = seed_passage()
+    evs = evidence_of(p)
+    emb = HashEmbeddings()
+    base = next(ev for ev in evs if ev.text.endswith(".") and "?" not in ev.text)
+    claim = base.text.rstrip(".") + ", said Zebulon Quarkfield."
+    _, _, checked = verify(f"{claim} [1]", [evs], vectors_of(evs, emb), emb)
+    assert not checked[0].kept and "zebulon" in checked[0].reason
+
+
+def test_marker_pointing_at_nothing_is_removed() -> None:
+    p = seed_passage()
+    evs = evidence_of(p)
+    emb = HashEmbeddings()
+    draft = f"{evs[0].text} [1][7] {evs[1].text} [9]"
+    text, cites, checked = verify(draft, [evs], vectors_of(evs, emb), emb)
+    assert "[7]" not in text and "[9]" not in text
+    assert not checked[1].kept and checked[1].reason == "cites nothing"
+    used = sorted({int(m) for m in MARKERS.findall(text)})
+    assert used == [c.marker for c in cites]
+
+
+def test_unmarked_sentence_checked_against_pool() -> None:
+    p = seed_passage()
+    evs = evidence_of(p)
+    emb = HashEmbeddings()
+    text, cites, checked = verify(evs[2].text, [evs], vectors_of(evs, emb), emb, fallback_pool=evs)
+    assert checked[0].kept and cites and cites[0].quote == evs[2].text
+    text, cites, checked = verify("Bananas grow on the moon.", [evs], vectors_of(evs, emb), emb,
+                                  fallback_pool=evs)
+    assert (text, cites) == ("", ())
+
+
+def test_empty_draft() -> None:
+    assert verify("", [[]], {}, HashEmbeddings()) == ("", (), [])
+
+
+# ---------------------------------------------------------------- through the pipeline
+
+
+@pytest.fixture
+def scripted(fake_bot):  # type: ignore[no-untyped-def]
+    """Register a scripted chat model under a fresh engine name; yields a function to do so."""
+    count = iter(range(1000))
+
+    def use(*replies: str) -> str:
+        name = f"scripted-{next(count)}"
+        engines.register(name, FakeListChatModel(responses=list(replies)), fake_bot.settings)
+        return name
+
+    return use
+
+
+QUESTION = "When will the NPT Review Conference that Vietnam chairs take place?"
+
+
+def test_llm_answer_copying_a_source_is_kept(fake_bot, scripted) -> None:  # type: ignore[no-untyped-def]
+    top = fake_bot.retrieve(QUESTION)
+    sentence = top[0].sentence_texts()[0]
+    name = scripted(f"{sentence} [1]")
+    answer = fake_bot.ask(QUESTION, backend=name)
+    assert answer.backend == name and not answer.abstained
+    assert answer.citations[0].quote == sentence
+    check_answer(answer)
+
+
+def test_llm_invented_number_dropped_in_pipeline(fake_bot, scripted) -> None:  # type: ignore[no-untyped-def]
+    top = fake_bot.retrieve(QUESTION)
+    sentence = top[0].sentence_texts()[0]
+    name = scripted(f"{sentence} [1] The conference drew 48213 delegates [1].")
+    answer = fake_bot.ask(QUESTION, backend=name)
+    assert "48213" not in answer.text
+    assert any("removed" in w for w in answer.warnings)
+    check_answer(answer)
+
+
+def test_all_invented_answer_falls_back(fake_bot, scripted) -> None:  # type: ignore[no-untyped-def]
+    name = scripted("The conference will be held on Mars in 2099 by Zorg Blat [1]. It costs 5 trillion [2].")
+    answer = fake_bot.ask(QUESTION, backend=name)
+    assert "fallback" in answer.backend
+    assert "Mars" not in answer.text and "2099" not in answer.text
+    assert any("no supported sentence" in w for w in answer.warnings)
+    check_answer(answer)
+
+
+def test_declined_draft_falls_back(fake_bot, scripted) -> None:  # type: ignore[no-untyped-def]
+    answer = fake_bot.ask(QUESTION, backend=scripted("NOT IN SOURCES"))
+    assert "fallback" in answer.backend
+    assert any("declined" in w for w in answer.warnings)
+    check_answer(answer)
+
+
+def test_stream_yields_partial_drafts_then_answer(fake_bot, scripted) -> None:  # type: ignore[no-untyped-def]
+    sentence = fake_bot.retrieve(QUESTION)[0].sentence_texts()[0]
+    events = list(fake_bot.stream(QUESTION, backend=scripted(f"{sentence} [1]")))
+    assert isinstance(events[-1], Answer)
+    partial = [e for e in events if isinstance(e, str)]
+    assert len(partial) > 1 and partial[-1] == f"{sentence} [1]"

@@ -1,0 +1,109 @@
+"""The openai engine against a real OpenAI-compatible HTTP server on loopback, and the engine factory."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import file_text
+from openai_server import FakeOpenAIServer
+from qa_bot import engines
+from qa_bot.config import Settings
+from qa_bot.errors import BackendError
+from qa_bot.pipeline import QABot
+from qa_bot.types import Answer
+
+QUESTION = "When will the NPT Review Conference that Vietnam chairs take place?"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(delay=4.0) as fake:
+        yield fake
+
+
+def openai_bot(fake_bot: QABot, base_url: str) -> QABot:
+    settings = fake_bot.settings.replace(
+        openai_base_url=base_url, openai_api_key="sk-test", backend="openai", llm_timeout=1.0
+    )
+    return QABot(settings, embeddings=fake_bot.embeddings, store=fake_bot.store)
+
+
+def assert_fallback(answer: Answer) -> None:
+    assert answer.backend.startswith("extractive") and "fallback" in answer.backend
+    assert any("openai" in w for w in answer.warnings)
+    for c in answer.citations:
+        assert file_text(c.source_id)[c.start : c.end] == c.quote
+
+
+def test_good_reply_is_kept(fake_bot: QABot, server: FakeOpenAIServer) -> None:
+    sentence = fake_bot.retrieve(QUESTION)[0].sentence_texts()[0]
+    server.reply = f"{sentence} [1]"
+    answer = openai_bot(fake_bot, server.base_url).ask(QUESTION)
+    assert answer.backend == "openai"
+    assert not answer.warnings
+    assert answer.citations and answer.citations[0].quote == sentence
+    assert file_text(answer.citations[0].source_id)[answer.citations[0].start : answer.citations[0].end] == sentence
+    body = server.requests[-1]
+    assert body["stream"] is True
+    prompt = " ".join(m["content"] for m in body["messages"])
+    assert QUESTION in prompt and sentence in prompt
+    assert server.auth_headers[-1] == "Bearer sk-test"
+
+
+def test_connection_refused_falls_back(fake_bot: QABot) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    answer = openai_bot(fake_bot, f"http://127.0.0.1:{port}/v1").ask(QUESTION)
+    assert_fallback(answer)
+
+
+@pytest.mark.parametrize("mode", ["error500", "malformed", "empty"])
+def test_bad_server_replies_fall_back(fake_bot: QABot, server: FakeOpenAIServer, mode: str) -> None:
+    server.mode = mode
+    answer = openai_bot(fake_bot, server.base_url).ask(QUESTION)
+    assert_fallback(answer)
+    assert len(server.requests) == 1
+
+
+def test_slow_server_times_out_and_falls_back(fake_bot: QABot, server: FakeOpenAIServer) -> None:
+    server.mode = "slow"
+    started = time.perf_counter()
+    answer = openai_bot(fake_bot, server.base_url).ask(QUESTION)
+    elapsed = time.perf_counter() - started
+    assert_fallback(answer)
+    assert elapsed < 3.5, f"llm_timeout=1 s was not honoured ({elapsed:.1f}s)"
+
+
+def test_unknown_engine_is_backend_error() -> None:
+    with pytest.raises(BackendError, match="unknown answer engine"):
+        engines.chat_model("no-such-engine", Settings.from_env(env={}))
+
+
+def test_unknown_engine_in_ask_gives_extractive_with_warning(fake_bot: QABot) -> None:
+    answer = fake_bot.ask(QUESTION, backend="no-such-engine")
+    assert "fallback" in answer.backend
+    assert any("not available" in w for w in answer.warnings)
+
+
+def test_openai_not_configured() -> None:
+    settings = Settings.from_env(env={})
+    assert engines.availability(settings)["openai"]
+    assert engines.availability(settings)["extractive"] == ""
+    with pytest.raises(BackendError, match="QA_BOT_OPENAI_BASE_URL"):
+        engines.chat_model("openai", settings)
+    configured = settings.replace(openai_base_url="http://127.0.0.1:9/v1")
+    assert engines.availability(configured)["openai"] == ""
+
+
+def test_names_and_register(fake_bot: QABot) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    assert engines.names()[0] == "extractive" and "openai" in engines.names()
+    model = FakeListChatModel(responses=["x"])
+    engines.register("my-engine", model, fake_bot.settings)
+    assert engines.chat_model("my-engine", fake_bot.settings) is model

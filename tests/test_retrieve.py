@@ -1,0 +1,102 @@
+"""Hybrid retrieval, follow-up condensing and the LangChain retriever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from conftest import SEED_FILES, HashEmbeddings, file_text
+from qa_bot.config import Settings
+from qa_bot.corpus import chunk, load_article
+from qa_bot.retrieve import condense, is_follow_up, normalize_history
+
+NPT_HISTORY = [
+    ("Which conference will Vietnam chair?",
+     "Vietnam will serve as President of the Review Conference of the Treaty on the "
+     "Non-Proliferation of Nuclear Weapons (NPT) [1]."),
+]
+
+
+def test_history_as_pairs_and_messages_agree() -> None:
+    messages = [
+        {"role": "user", "content": NPT_HISTORY[0][0]},
+        {"role": "assistant", "content": NPT_HISTORY[0][1]},
+    ]
+    assert normalize_history(messages) == normalize_history(NPT_HISTORY) == NPT_HISTORY
+    assert normalize_history([["q", "a"]]) == [("q", "a")]
+    assert normalize_history(None) == []
+
+
+def test_history_pending_user_turn_kept() -> None:
+    assert normalize_history([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]) == [
+        ("a", ""), ("b", "")
+    ]
+
+
+def test_history_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        normalize_history(["just a string"])
+
+
+@pytest.mark.parametrize(
+    ("question", "follow"),
+    [("When will it take place?", True), ("And the budget?", True), ("What about Laos?", True),
+     ("Who heads Vietnam's Permanent Mission to the UN in Geneva?", False)],
+)
+def test_is_follow_up(question: str, follow: bool) -> None:
+    assert is_follow_up(question) is follow
+
+
+def test_condense_adds_the_earlier_turn() -> None:
+    query = condense("When will it take place?", NPT_HISTORY)
+    assert query != "When will it take place?"
+    assert query.startswith("When will it take place?")
+    assert NPT_HISTORY[0][0] in query
+    assert "NPT" in query and "[1]" not in query
+
+
+def test_condense_leaves_standalone_questions() -> None:
+    q = "Who heads Vietnam's Permanent Mission to the UN in Geneva?"
+    assert condense(q, NPT_HISTORY) == q
+    assert condense("When will it take place?", []) == "When will it take place?"
+
+
+def test_search_finds_the_passage_of_a_quoted_sentence(fake_bot) -> None:  # type: ignore[no-untyped-def]
+    article = load_article(SEED_FILES[1])
+    target = next(p for p in chunk(article) if p.kind == "body" and len(p.sentences) >= 3)
+    sentence = target.sentence_texts()[1]
+    found = fake_bot.retrieve(sentence, k=3)
+    assert 1 <= len(found) <= 3
+    assert any(p.source_id == article.source_id and sentence in p.text for p in found)
+    assert len({p.id for p in found}) == len(found)
+    for p in found:
+        assert file_text(p.source_id)[p.start : p.end] == p.text
+
+
+def test_retriever_is_a_langchain_retriever(fake_bot) -> None:  # type: ignore[no-untyped-def]
+    retriever = fake_bot.retriever(k=4)
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("Non-Proliferation Treaty review conference president")
+    assert 1 <= len(docs) <= 4
+    for doc in docs:
+        assert isinstance(doc, Document)
+        meta = doc.metadata
+        assert {"source_id", "title", "start", "end", "kind", "score"} <= set(meta)
+        assert file_text(meta["source_id"])[meta["start"] : meta["end"]] == doc.page_content
+
+
+def test_new_articles_searchable_after_ingest(settings: Settings, tmp_path: Path) -> None:
+    from qa_bot.pipeline import QABot
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "one.txt").write_text("Ducks swim in the pond every morning. They like bread.\n")
+    bot = QABot(settings, embeddings=HashEmbeddings())
+    bot.ingest([folder])
+    assert bot.retrieve("ducks pond", k=1)[0].source_id == "one.txt"
+    (folder / "two.txt").write_text("Zebras graze on the savanna in Kenya. Lions watch them.\n")
+    bot.ingest([folder])
+    assert bot.retrieve("zebras savanna Kenya", k=1)[0].source_id == "two.txt"

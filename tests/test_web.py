@@ -1,0 +1,135 @@
+"""The page's API endpoint through gradio_client, the upload checks, and serve()'s host guard."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa_bot.config import Settings
+from qa_bot.errors import ConfigError
+
+QUESTION = "Who is Vietnam's Permanent Representative to the United Nations?"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
+    """The page served in-process on a free loopback port, over a store built from seeds/."""
+    from qa_bot import web
+    from qa_bot.pipeline import QABot
+
+    store = tmp_path_factory.mktemp("web") / "store"
+    settings = Settings(
+        store_dir=store, seeds_dir=Path("seeds"), host="127.0.0.1", port=_free_port()
+    )
+    bot = QABot(settings)
+    bot.ensure_store()
+    app = web.build_app(bot)
+    url = web.launch(app, settings, block=False)
+    yield url, settings
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(served: tuple[str, Settings]) -> Any:
+    """A gradio_client on the served page."""
+    from gradio_client import Client
+
+    return Client(served[0], verbose=False)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ask_endpoint_returns_offset_exact_citations(
+    client: Any, served: tuple[str, Settings]
+) -> None:
+    """/ask returns Answer.to_dict() whose quotes are exact slices of the article files."""
+    _, settings = served
+    result = client.predict(QUESTION, "extractive", 5, api_name="/ask")
+    assert isinstance(result, dict)
+    assert result["question"] == QUESTION
+    assert not result["abstained"]
+    assert result["citations"]
+    assert "[1]" in result["text"]
+    for c in result["citations"]:
+        text = (settings.seeds_dir / c["source_id"]).read_text(encoding="utf-8")
+        assert text[c["start"] : c["end"]] == c["quote"]
+        assert c["passage_start"] <= c["start"] <= c["end"] <= c["passage_end"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ask_endpoint_reports_bad_input_as_error(client: Any) -> None:
+    """An empty question comes back as an error message, not a server failure."""
+    result = client.predict("   ", "extractive", 5, api_name="/ask")
+    assert "empty" in result["error"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ask_endpoint_abstains(client: Any) -> None:
+    """A question the articles do not answer abstains and names the closest articles."""
+    result = client.predict("Who won the 2022 FIFA World Cup?", "extractive", 5, api_name="/ask")
+    assert result["abstained"]
+    assert result["citations"] == []
+
+
+def test_serve_refuses_public_host_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host other machines can reach needs QA_BOT_USERNAME/PASSWORD or no_auth=True."""
+    from qa_bot import web
+
+    monkeypatch.delenv("QA_BOT_USERNAME", raising=False)
+    monkeypatch.delenv("QA_BOT_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="QA_BOT_USERNAME"):
+        web.serve(Settings(host="0.0.0.0", port=_free_port()))
+    assert web._auth(Settings(host="0.0.0.0"), no_auth=True) is None
+    assert web._auth(Settings(host="127.0.0.1"), no_auth=False) is None
+    monkeypatch.setenv("QA_BOT_USERNAME", "reader")
+    monkeypatch.setenv("QA_BOT_PASSWORD", "s3cret")
+    assert web._auth(Settings(host="0.0.0.0"), no_auth=False) == ("reader", "s3cret")
+
+
+def test_upload_checks(tmp_path: Path) -> None:
+    """Uploads need a plain, visible .txt/.md name, a size under the limit, and no clash with seeds."""
+    from qa_bot import web
+
+    settings = Settings(store_dir=tmp_path / "store", seeds_dir=Path("seeds"), max_file_bytes=100)
+    ok = tmp_path / "a.txt"
+    ok.write_text("Title\n\nSome text.", encoding="utf-8")
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 200, encoding="utf-8")
+    assert web.check_upload(ok, "story.txt", settings) is None
+    assert web.check_upload(ok, "story.md", settings) is None
+    assert "only .txt and .md" in (web.check_upload(ok, "story.pdf", settings) or "")
+    assert web.check_upload(ok, ".hidden.txt", settings)
+    assert web.check_upload(ok, "../evil.txt", settings)
+    assert web.check_upload(ok, "a\x00b.txt", settings)
+    assert "limit" in (web.check_upload(big, "big.txt", settings) or "")
+    seed = sorted(Path("seeds").glob("*.txt"))[0].name
+    assert "bundled" in (web.check_upload(ok, seed, settings) or "")
+
+
+def test_rendering_escapes_article_text() -> None:
+    """Article and question text never becomes markup."""
+    from qa_bot import web
+    from qa_bot.types import Answer
+
+    answer = Answer(question="q", text="<img src=x onerror=alert(1)> **bold** [1]")
+    shown = web.render_answer(answer, 0)
+    assert "<img" not in shown and "&lt;img" in shown
+    assert 'href="#qa-cite-0-1"' in shown
+    follow = Answer(question="and his age?", text="x [1]", query="and his age? (who is the envoy)")
+    assert "Searched for: and his age? (who is the envoy)" in web.render_answer(follow, 1)
+    assert "Searched for" not in web.render_answer(answer, 0)
+    abstained = Answer(question="q", text="no", abstained=True, closest=("<b>T</b> (x.txt)",))
+    assert "qa-abstain" in web.render_answer(abstained, 0)
+    assert "<b>T</b>" not in web.render_answer(abstained, 0)
