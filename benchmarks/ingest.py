@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Ingest throughput (passages/s) against the raw encode ceiling of the same model, same texts.
 
     .venv/bin/python benchmarks/ingest.py                       # sizes 1000,10000,100000 (ETA-guarded)

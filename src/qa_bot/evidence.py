@@ -15,7 +15,10 @@ from qa_bot.types import Passage
 # Words that say what is asked, not about what: they do not count toward coverage.
 QUESTION_WORDS = frozenset(
     stem(w)
-    for w in ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many", "much", "name", "names", "list", "mention", "mentioned", "describe", "explain", "article", "articles", "according", "did", "does", "do", "kind", "kinds", "type", "sort", "example", "give", "according", "ones"]
+    for w in (
+        "what which who whom whose when where why how many much name names list mention mentioned "
+        "describe explain article articles according did does do kind kinds type sort example give ones"
+    ).split()
 )
 _MONTHS = "january february march april may june july august september october november december"
 _DATE = re.compile(
@@ -49,7 +52,8 @@ def wanted(question: str) -> Want:
         return Want.NUMBER
     if re.search(r"\bwhen\b|\bwhat (date|year|month|day|time)\b|\bwhich (date|year|month|day)\b|\bon what date\b", q):
         return Want.DATE
-    if re.search(r"^\s*(according to \w+, )?who\b|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
+    if re.search(r"^\s*(according to \w+, )?who\b"
+                 r"|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
                  r"|^\s*whose\b|\bwhom\b|\bname of the\b", q):
         return Want.PERSON
     if re.search(r"\b(in|at) which (city|country|capital|town|place)\b|\bwhere (is|was|will|did|does|do)\b", q):
@@ -118,6 +122,9 @@ def has_kind(text: str, want: Want, question: str = "") -> bool:
     return True
 
 
+FOCUS_SHARE = 0.4
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One sentence of one retrieved passage, scored for the question."""
@@ -165,11 +172,11 @@ def score_sentences(
     want = wanted(question)
     q_terms = query_terms(query)
     own_terms = query_terms(question)
-    # The question's rarest name or number that the collection knows at all: a typed answer must
-    # come from a passage that mentions it ('Ambassador to Japan' is not answered by a Geneva passage).
+    # The question's names and numbers that the collection knows at all: a typed answer must come
+    # from a passage holding most of them, by weight ('Ambassador to Japan' is not answered by a
+    # Geneva passage; 'the UN in Geneva' is, though the passage spells out United Nations).
     marked = {stem(w) for w in names_in(question)} | {t for t in tokens(question) if t[0].isdigit()}
     known = [t for t in own_terms if t in marked and bm25.postings.get(t) is not None]
-    focus_term = max(known, key=bm25.idf_of) if known else None
     seen: set[tuple[str, int, int]] = set()
     out: list[Evidence] = []
     for rank, p in enumerate(passages):
@@ -193,7 +200,7 @@ def score_sentences(
             ) - 0.01 * rank
             if text.rstrip("\"'”’) ").endswith("?"):
                 score *= 0.6  # an interviewer's question is not evidence
-            focus = focus_term is None or focus_term in passage_terms
+            focus = not known or coverage(known, passage_terms, bm25) >= FOCUS_SHARE
             out.append(Evidence(p, s, e, text, round(score, 4), round(dense, 4), round(cov, 4), fits, focus,
                                 frozenset(own)))
     out.sort(key=lambda ev: -ev.score)

@@ -24,6 +24,7 @@ from qa_bot.engines.extractive import WEAK_SCORE, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
+from qa_bot.lexical import tokens
 from qa_bot.prompts import load_prompts
 from qa_bot.retrieve import History, Index, QARetriever, Retrieval, condense, normalize_history, search
 from qa_bot.store import Store, open_store
@@ -157,7 +158,8 @@ class QABot:
     def _extractive(self, question: str, query: str, found: Retrieval, ranked: list[Evidence],
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
-        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of)
+        unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
+        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown)
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)

@@ -229,7 +229,10 @@ def _mmr(
 # ---------------------------------------------------------------- follow-up questions
 
 _ANAPHORA = frozenset(
-    ["it", "its", "it's", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "him", "his", "she", "her", "hers", "there", "then", "such", "same", "one", "ones", "former", "latter"]
+    (
+        "it its it's they them their theirs this that these those he him his she her hers there then "
+        "such same one ones former latter"
+    ).split()
 )
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so|but|then|why|how come)\b", re.IGNORECASE)
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")

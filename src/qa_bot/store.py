@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,14 +31,21 @@ class Store:
     embedding_model: str
     location: str
     lock_path: Path | None = None
+    _handles: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _collection(self, suffix: str) -> Any:
+        # Handles are cached: get_or_create_collection is a round trip on every call.
+        cached = self._handles.get(suffix)
+        if cached is not None:
+            return cached
         try:
-            return self.client.get_or_create_collection(
+            handle = self.client.get_or_create_collection(
                 f"{self.name}_{suffix}", metadata={"embedding_model": self.embedding_model}
             )
         except Exception as exc:
             raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
+        self._handles[suffix] = handle
+        return handle
 
     @property
     def passages(self) -> Any:
@@ -68,10 +75,15 @@ class Store:
     def version(self) -> str:
         """Changes whenever an ingest writes something; readers reload their caches on change."""
         try:
-            meta = self.client.get_collection(f"{self.name}_passages").metadata or {}
+            current = self.client.get_collection(f"{self.name}_passages")
         except Exception as exc:
+            self._handles.clear()
             raise StoreError(f"the store at {self.location} is not readable: {exc}") from exc
-        return str(meta.get("version", "0"))
+        cached = self._handles.get("passages")
+        if cached is not None and cached.id != current.id:
+            self._handles.clear()  # another process rebuilt the store: old handles point at nothing
+        meta = current.metadata or {}
+        return str(meta.get("version", "0")) + f"@{current.id}"
 
     def bump_version(self) -> None:
         """Mark a finished write."""
@@ -90,6 +102,7 @@ class Store:
 
     def reset(self) -> None:
         """Drop every collection of this store."""
+        self._handles.clear()
         for suffix in ("passages", "sentences", "sources"):
             with contextlib.suppress(Exception):
                 self.client.delete_collection(f"{self.name}_{suffix}")

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa_bot.evidence import Evidence, Want, wanted
-from qa_bot.lexical import terms
 
 # Abstention thresholds, calibrated on eval/questions.jsonl (see eval/calibrate.py and the README).
 # Measured there: no threshold on these scores separates on-topic unanswerable questions from
@@ -36,11 +35,14 @@ def supported(best: Evidence) -> bool:
 
 def select(
     question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
-    q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None,
+    q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown_numbers: Sequence[str] = (),
 ) -> Selection:
     """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
         return Selection((), True, 0.0)
+    if unknown_numbers:
+        # The question presupposes a number ('the 11th conference') the articles never mention.
+        return Selection((), True, ranked[0].score)
     # A question that asks for a number, date, name or place is answered only by a sentence holding
     # one the question does not already contain, in a passage that mentions the question's focus.
     typed = wanted(question) is not Want.ANY
@@ -59,6 +61,10 @@ def select(
         if len(chosen) >= limit or ev.score < 0.5 * best.score:
             break
         words = set(ev.terms)
+        # Articles repeat their lede and captions: a sentence mostly contained in one already
+        # chosen adds nothing.
+        if words and any(len(words & set(c.terms)) / min(len(words), len(c.terms) or 1) > 0.8 for c in chosen):
+            continue
         if words and len(words & seen) / len(words) > 0.7:
             continue
         total = sum(weight(t) for t in q_terms) or 1.0
