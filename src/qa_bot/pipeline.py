@@ -26,7 +26,16 @@ from qa_bot.evidence import Evidence, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.lexical import tokens
 from qa_bot.prompts import load_prompts
-from qa_bot.retrieve import History, Index, QARetriever, Retrieval, condense, normalize_history, search
+from qa_bot.retrieve import (
+    History,
+    Index,
+    QARetriever,
+    Retrieval,
+    condense,
+    decompose,
+    normalize_history,
+    search_parts,
+)
 from qa_bot.store import Store, open_store
 from qa_bot.types import Answer, Citation, IngestSummary, Passage
 
@@ -130,14 +139,14 @@ class QABot:
         self.ensure_store()
         return QARetriever(index=self.index, k=k or self.settings.k)
 
-    def _search(self, query: str, k: int) -> Retrieval:
+    def _search(self, query: str, k: int, question: str | None = None) -> Retrieval:
         self.ensure_store()
-        return search(self.index, query, k)
+        return search_parts(self.index, query, decompose(question or query), k)
 
     def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
         """Passages for a question (follow-ups resolved with the history first)."""
         text = clean_question(question, self.settings.max_question_chars)
-        return self._search(condense(text, history), k or self.settings.k).passages
+        return self._search(condense(text, history), k or self.settings.k, text).passages
 
     # ----------------------------------------------------------------- answer
 
@@ -159,7 +168,8 @@ class QABot:
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
         unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
-        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown)
+        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
+                        parts=[query_terms(part) for part in decompose(question)])
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
@@ -202,7 +212,7 @@ class QABot:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = condense(text, pairs)
-        found = self._search(query, k)
+        found = self._search(query, k, text)
         ranked, vectors = self._evidence(text, found)
         timings["retrieve"] = time.perf_counter() - started
         if name == engines.EXTRACTIVE:

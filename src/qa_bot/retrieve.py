@@ -208,6 +208,31 @@ def search(
     return Retrieval(query, out, qv, snap.bm25)
 
 
+_SPLIT = re.compile(r"(?:,|;)?\s+and\s+(?=(?:which|what|who|whom|when|where|how|why)\b)|;\s+", re.IGNORECASE)
+
+
+def decompose(question: str) -> list[str]:
+    """The parts of a multi-part question ('Which X did A say, and which Y does B want?')."""
+    parts = [p.strip(" ,;?") for p in _SPLIT.split(question)]
+    parts = [p for p in parts if len(terms(p)) >= 2]
+    return parts if len(parts) > 1 else []
+
+
+def search_parts(index: Index, query: str, parts: Sequence[str], k: int = 5) -> Retrieval:
+    """Search the whole query, then make room for the best passages of each part."""
+    whole = search(index, query, k)
+    if not parts:
+        return whole
+    chosen = list(whole.passages)
+    seen = {p.id for p in chosen}
+    for part in parts:
+        for p in search(index, part, 2).passages:
+            if p.id not in seen:
+                chosen.insert(min(len(chosen), 2), p)
+                seen.add(p.id)
+    return Retrieval(query, chosen[: k + len(parts)], whole.query_vector, whole.bm25)
+
+
 def _mmr(
     pool: list[int], snap: Snapshot, vectors: dict[str, np.ndarray], qv: np.ndarray, n: int, lam: float
 ) -> list[int]:

@@ -36,6 +36,7 @@ def supported(best: Evidence) -> bool:
 def select(
     question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
     q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown_numbers: Sequence[str] = (),
+    parts: Sequence[Sequence[str]] = (),
 ) -> Selection:
     """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
@@ -75,5 +76,20 @@ def select(
         chosen.append(ev)
         seen |= words
         uncovered -= words
+    # A multi-part question gets the sentence that best answers each part it asked.
+    for part in parts:
+        part_total = sum(weight(t) for t in part) or 1.0
+
+        def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total) -> float:
+            return sum(weight(t) for t in part if t in ev.terms) / part_total
+
+        if any(part_cover(c) >= 0.6 for c in chosen):
+            continue
+        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score]
+        if not candidates:
+            continue
+        pick = max(candidates, key=lambda ev: part_cover(ev) + 0.5 * ev.score)
+        if part_cover(pick) >= 0.4 and pick not in chosen:
+            chosen.append(pick)
     chosen.sort(key=lambda ev: (ev.passage.source_id != best.passage.source_id, ev.passage.source_id, ev.start))
     return Selection(tuple(chosen), False, best.score)
