@@ -53,7 +53,8 @@ def select(
     best = pool[0]
     if not supported(best):
         return Selection((), True, best.score)
-    limit = max_sentences + 1 if _LIST.search(question) else max_sentences
+    listing = bool(_LIST.search(question))
+    limit = max_sentences + 1 if listing else max_sentences
     weight = idf or (lambda _t: 1.0)
     uncovered = {t for t in q_terms if t not in best.terms}
     chosen = [best]
@@ -71,6 +72,8 @@ def select(
         total = sum(weight(t) for t in q_terms) or 1.0
         gain = sum(weight(t) for t in uncovered & words) / total
         close = ev.score >= ratio * best.score and ev.coverage >= 0.5 * best.coverage
+        if typed and not listing:
+            close = False  # one name, date or number was asked for: a second one only confuses
         if not (close or gain >= 0.2):
             continue
         chosen.append(ev)
