@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT, SEED_FILES, SEEDS, file_text, make_settings
 from qa_bot.config import Settings
+from qa_bot.corpus import sentence_id
 from qa_bot.ingest import ingest
 from qa_bot.pipeline import QABot
 from qa_bot.store import open_store
@@ -34,10 +35,21 @@ def test_stored_passages_and_sentences_are_verbatim(real_store: tuple[Settings, 
             s, e = (int(x) for x in pair.split(","))
             assert meta["start"] <= s < e <= meta["end"]
             assert source[s:e].strip() == source[s:e] != ""
-    sentences = store.sentences.get(include=["documents", "metadatas"])
+    # Sentence records carry no text (it is cut from the file by offsets); their ids are the
+    # content hash of exactly that text, and their spans are exactly the passages' sentences.
+    sentences = store.sentences.get(include=["metadatas"])
     assert len(sentences["ids"]) > len(got["ids"])
-    for text, meta in zip(sentences["documents"], sentences["metadatas"], strict=True):
-        assert file_text(meta["source_id"])[meta["start"] : meta["end"]] == text
+    stored_spans = set()
+    for sid, meta in zip(sentences["ids"], sentences["metadatas"], strict=True):
+        s, e = meta["start"], meta["end"]
+        assert sid == sentence_id(meta["source_id"], s, e, file_text(meta["source_id"])[s:e])
+        stored_spans.add((meta["source_id"], s, e))
+    passage_spans = {
+        (meta["source_id"], *(int(x) for x in pair.split(",")))
+        for meta in got["metadatas"]
+        for pair in meta["sents"].split(";")
+    }
+    assert stored_spans == passage_spans
 
 
 def test_reingest_writes_nothing_and_is_fast(real_store: tuple[Settings, float], real_embeddings) -> None:  # type: ignore[no-untyped-def]

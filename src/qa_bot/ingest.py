@@ -67,23 +67,39 @@ def _existing_ids(collection: object, source_id: str) -> set[str]:
     return set(got["ids"])
 
 
-def _plan(store: Store, article: Article, passages: list[Passage]) -> _Plan:
-    record = store.sources.get(ids=[article.source_id], include=["metadatas"])
-    done = bool(record["ids"]) and (record["metadatas"][0] or {}).get("digest") == article.digest
-    if done:
-        return _Plan(article, passages, "unchanged")
-    existing = _existing_ids(store.passages, article.source_id)
-    wanted = {p.id for p in passages}
-    plan = _Plan(article, passages, "changed" if record["ids"] or existing else "new")
-    plan.add = [p for p in passages if p.id not in existing]
-    plan.stale = sorted(existing - wanted)
-    text = article.text
-    for p in passages:
-        for s, e in p.sentences:
-            plan.sentences[sentence_id(p.source_id, s, e, text[s:e])] = (s, e)
-    old_sentences = _existing_ids(store.sentences, article.source_id)
-    plan.stale_sentences = sorted(old_sentences - set(plan.sentences))
-    return plan
+def _existing_by_source(collection: object, source_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Ids per article, read in a few calls for many articles at once."""
+    out: dict[str, set[str]] = {sid: set() for sid in source_ids}
+    for batch in _batched(list(source_ids), 200):
+        got = collection.get(where={"source_id": {"$in": list(batch)}}, include=["metadatas"])  # type: ignore[attr-defined]
+        for pid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            out.setdefault(str((meta or {}).get("source_id")), set()).add(pid)
+    return out
+
+
+def _plans(store: Store, items: list[tuple[Article, list[Passage]]]) -> list[_Plan]:
+    """What each article needs, with the store read in batches rather than per file."""
+    records: dict[str, dict[str, object]] = {}
+    for batch in _batched([a.source_id for a, _ in items], 500):
+        got = store.sources.get(ids=list(batch), include=["metadatas"])
+        records.update({sid: meta or {} for sid, meta in zip(got["ids"], got["metadatas"], strict=True)})
+    pending = [(a, ps) for a, ps in items if records.get(a.source_id, {}).get("digest") != a.digest]
+    pending_ids = [a.source_id for a, _ in pending]
+    old_passages = _existing_by_source(store.passages, pending_ids)
+    old_sentences = _existing_by_source(store.sentences, pending_ids)
+    plans: dict[str, _Plan] = {a.source_id: _Plan(a, ps, "unchanged") for a, ps in items}
+    for article, passages in pending:
+        existing = old_passages.get(article.source_id, set())
+        plan = _Plan(article, passages, "changed" if article.source_id in records or existing else "new")
+        plan.add = [p for p in passages if p.id not in existing]
+        plan.stale = sorted(existing - {p.id for p in passages})
+        text = article.text
+        for p in passages:
+            for s, e in p.sentences:
+                plan.sentences[sentence_id(p.source_id, s, e, text[s:e])] = (s, e)
+        plan.stale_sentences = sorted(old_sentences.get(article.source_id, set()) - set(plan.sentences))
+        plans[article.source_id] = plan
+    return [plans[a.source_id] for a, _ in items]
 
 
 def _sentence_vectors(
@@ -112,15 +128,14 @@ def _sentence_vectors(
         new_ids: list[str] = []
         new_embs: list[list[float]] = []
         new_meta: list[dict[str, str | int]] = []
-        new_docs: list[str] = []
-        for sid, emb, txt in zip(batch, embs, texts, strict=True):
+        for sid, emb in zip(batch, embs, strict=True):
             plan, s, e = needed[sid]  # type: ignore[index]
             vectors[sid] = np.asarray(emb, dtype=np.float32)  # type: ignore[index]
             new_ids.append(sid)
             new_embs.append(emb)
-            new_docs.append(txt)
             new_meta.append({"source_id": plan.article.source_id, "start": s, "end": e})
-        store.sentences.upsert(ids=new_ids, embeddings=new_embs, metadatas=new_meta, documents=new_docs)
+        # No documents: sentence text is cut from its passage by offsets, and Chroma would index it.
+        store.sentences.upsert(ids=new_ids, embeddings=new_embs, metadatas=new_meta)
         done += len(batch)
         if progress:
             progress(done, len(missing), "embedding sentences")
@@ -156,47 +171,47 @@ def ingest_articles(
             store.reset()
         else:
             store.check_model()
-        plans = [
-            _plan(store, a, chunk(a, settings.passage_sentences, settings.passage_overlap))
-            for a in articles
-        ]
+        plans = _plans(store, [(a, chunk(a, settings.passage_sentences, settings.passage_overlap)) for a in articles])
         work = [p for p in plans if p.status != "unchanged"]
         removed = 0
         wrote = False
         if work:
+            # One order for all articles: sentences, passages, deletions, and the records last.
             vectors = _sentence_vectors(store, embeddings, work, progress)
-            for plan in work:
-                text = plan.article.text
-                for batch in _batched(plan.add, 1000):
-                    store.passages.upsert(
-                        ids=[p.id for p in batch],  # type: ignore[attr-defined]
-                        documents=[p.text for p in batch],  # type: ignore[attr-defined]
-                        metadatas=[_passage_metadata(p) for p in batch],  # type: ignore[arg-type]
-                        embeddings=[
-                            passage_vector(
-                                [vectors[sentence_id(p.source_id, s, e, text[s:e])] for s, e in p.sentences]  # type: ignore[attr-defined]
-                            )
-                            for p in batch
-                        ],
-                    )
-                if plan.stale:
-                    store.passages.delete(ids=plan.stale)
-                    removed += len(plan.stale)
-                if plan.stale_sentences:
-                    store.sentences.delete(ids=plan.stale_sentences)
+            adds = [(plan, p) for plan in work for p in plan.add]
+            for batch in _batched(adds, 1000):
+                store.passages.upsert(
+                    ids=[p.id for _, p in batch],
+                    documents=[p.text for _, p in batch],
+                    metadatas=[_passage_metadata(p) for _, p in batch],  # type: ignore[misc]
+                    embeddings=[
+                        passage_vector(
+                            [vectors[sentence_id(p.source_id, s, e, plan.article.text[s:e])] for s, e in p.sentences]
+                        )
+                        for plan, p in batch
+                    ],
+                )
+            stale = [pid for plan in work for pid in plan.stale]
+            for ids in _batched(stale, 5000):
+                store.passages.delete(ids=list(ids))
+            removed += len(stale)
+            stale_sentences = [sid for plan in work for sid in plan.stale_sentences]
+            for ids in _batched(stale_sentences, 5000):
+                store.sentences.delete(ids=list(ids))
+            for batch_plans in _batched(work, 500):
                 store.sources.upsert(
-                    ids=[plan.article.source_id],
-                    embeddings=[[0.0]],
-                    documents=[plan.article.title],
+                    ids=[plan.article.source_id for plan in batch_plans],
+                    embeddings=[[0.0] for _ in batch_plans],
+                    documents=[plan.article.title for plan in batch_plans],
                     metadatas=[{
                         "digest": plan.article.digest,
                         "title": plan.article.title,
                         "outlet": plan.article.outlet,
                         "path": str(plan.article.path),
                         "passages": len(plan.passages),
-                    }],
+                    } for plan in batch_plans],
                 )
-                wrote = True
+            wrote = True
         gone: list[str] = []
         if prune:
             keep = {a.source_id for a in articles}
