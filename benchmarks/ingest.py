@@ -247,9 +247,21 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def run_size(target: int, repeats: int, work: Path, embeddings: object) -> dict[str, object]:
+def run_size(
+    target: int, repeats: int, work: Path, embeddings: object, ceiling_sample: int | None = None
+) -> dict[str, object]:
     corpus = work / f"corpus_{target}"
     files, n_pass, pass_texts, sent_texts = make_corpus(corpus, target)
+    # Encode time is linear in the number of texts (fixed batch size), so for a large corpus the two
+    # ceilings can be timed on a random sample of the same texts and scaled up; the row says so.
+    scale_pass = scale_sent = 1.0
+    sent_total = len(sent_texts)
+    if ceiling_sample and n_pass > ceiling_sample:
+        rng = random.Random(11)
+        n_sent = max(1, round(len(sent_texts) * ceiling_sample / n_pass))
+        scale_pass, scale_sent = len(pass_texts) / ceiling_sample, len(sent_texts) / n_sent
+        pass_texts = rng.sample(pass_texts, ceiling_sample)
+        sent_texts = rng.sample(sent_texts, n_sent)
     print(
         f"# size {target}: {files} files -> {n_pass} passages, {len(sent_texts)} distinct sentence spans",
         file=sys.stderr,
@@ -269,10 +281,12 @@ def run_size(target: int, repeats: int, work: Path, embeddings: object) -> dict[
         times["ingest"].append(dt)
 
     def do_enc_pass() -> None:
-        times["enc_pass"].append(_timed(lambda: embeddings.embed_documents(pass_texts))[0])  # type: ignore[attr-defined]
+        dt = _timed(lambda: embeddings.embed_documents(pass_texts))[0]  # type: ignore[attr-defined]
+        times["enc_pass"].append(dt * scale_pass)
 
     def do_enc_sent() -> None:
-        times["enc_sent"].append(_timed(lambda: embeddings.embed_documents(sent_texts))[0])  # type: ignore[attr-defined]
+        dt = _timed(lambda: embeddings.embed_documents(sent_texts))[0]  # type: ignore[attr-defined]
+        times["enc_sent"].append(dt * scale_sent)
 
     steps = [do_ingest, do_enc_pass, do_enc_sent]
     for r in range(repeats):
@@ -310,7 +324,8 @@ def run_size(target: int, repeats: int, work: Path, embeddings: object) -> dict[
     return {
         "passages": n_pass,
         "files": files,
-        "sentences": len(sent_texts),
+        "sentences": sent_total,
+        "ceiling_sampled": ceiling_sample if scale_pass != 1.0 else None,
         "repeats": repeats,
         "ingest_s": med["ingest"],
         "enc_pass_s": med["enc_pass"],
@@ -334,6 +349,8 @@ def print_table(rows: list[dict[str, object]]) -> None:
         n = float(r["passages"])  # type: ignore[arg-type]
         ing, ep, es = float(r["ingest_s"]), float(r["enc_pass_s"]), float(r["enc_sent_s"])  # type: ignore[arg-type]
         mark = " (EXTRAPOLATED)" if r["extrapolated"] else ""
+        if r.get("ceiling_sampled"):
+            mark += f" (ceilings timed on {r['ceiling_sampled']} sampled passages, scaled)"
         clean = "n/a" if r["extrapolated"] else ("none (ok)" if r["reingest_clean"] else "WROTE!")
         re_s = "n/a" if r["extrapolated"] else f"{float(r['reingest_s']):.2f}"  # type: ignore[arg-type]
         print(
@@ -373,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip (and extrapolate) a size whose estimated time exceeds this",
     )
     ap.add_argument("--force", action="store_true", help="run every size whatever its ETA")
+    ap.add_argument(
+        "--ceiling-sample",
+        type=int,
+        default=None,
+        help="time the encode ceilings on a random sample of this many passages (scaled up linearly)",
+    )
     ap.add_argument("--workdir", default=None, help="temp parent folder (default: system temp)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -420,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     continue
-            rows.append(run_size(size, repeats, work, embeddings))
+            rows.append(run_size(size, repeats, work, embeddings, args.ceiling_sample))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
