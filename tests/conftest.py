@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +173,59 @@ def file_text(source_id: str, folder: Path = SEEDS) -> str:
     """An article exactly as open().read() returns it."""
     with open(folder / source_id, encoding="utf-8") as handle:
         return handle.read()
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_chroma(path: Path, port: int, log: Path | None = None, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """`chroma run` on loopback, returned once its heartbeat answers (skips if not installed)."""
+    exe = Path(sys.executable).with_name("chroma")
+    if not exe.exists():
+        pytest.skip("the chroma command is not installed")
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen([str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError("chroma run exited")
+        with contextlib.suppress(OSError), urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1
+        ) as response:
+            if response.status == 200:
+                return proc
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the chroma server did not answer its heartbeat")
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@contextlib.contextmanager
+def serve_page(store: Path) -> Iterator[tuple[str, object, Settings]]:
+    """The chat page served in-process on a free loopback port over a store built from seeds/."""
+    from qa_bot import web
+    from qa_bot.pipeline import QABot
+
+    settings = Settings(store_dir=store, seeds_dir=SEEDS, host="127.0.0.1", port=free_port())
+    bot = QABot(settings)
+    bot.ensure_store()
+    app = web.build_app(bot)
+    url = web.launch(app, settings, block=False)
+    try:
+        yield url, bot, settings
+    finally:
+        app.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conftest import serve_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path("test-artifacts/screenshots")
@@ -33,30 +34,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """The page served in-process on a free loopback port, over a store built from seeds/."""
     pytest.importorskip("playwright.sync_api")
-    from qa_bot import web
-    from qa_bot.config import Settings
-    from qa_bot.pipeline import QABot
-
-    store = tmp_path_factory.mktemp("browser") / "store"
-    settings = Settings(
-        store_dir=store, seeds_dir=Path("seeds"), host="127.0.0.1", port=_free_port()
-    )
-    bot = QABot(settings)
-    bot.ensure_store()
-    app = web.build_app(bot)
-    url = web.launch(app, settings, block=False)
-    yield url, bot
-    app.close()
+    with serve_page(tmp_path_factory.mktemp("browser") / "store") as (url, bot, _settings):
+        yield url, bot
 
 
 @pytest.fixture(scope="module")

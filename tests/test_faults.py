@@ -6,7 +6,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEED_FILES, SEEDS, file_text, make_settings
+from conftest import ROOT, SEED_FILES, SEEDS, file_text, free_port, make_settings, start_chroma
 from openai_server import FakeOpenAIServer
 from qa_bot.errors import StoreError
 from qa_bot.pipeline import QABot
@@ -25,12 +24,6 @@ from qa_bot.types import Answer
 BIN = Path(sys.executable).parent
 QUESTION = "Who heads Vietnam's Permanent Mission to the UN in Geneva?"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_cited(answer: Answer, folder: Path = SEEDS) -> None:
@@ -187,16 +180,7 @@ def test_chroma_server_goes_away_and_comes_back(tmp_path: Path, real_embeddings)
     data = tmp_path / "chroma-data"
 
     def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(data), "--host", "127.0.0.1",
-                                 "--port", str(port)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return proc
-            time.sleep(0.2)
-        proc.kill()
-        raise AssertionError("the chroma server did not start")
+        return start_chroma(data, port)
 
     server = start()
     try:

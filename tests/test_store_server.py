@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, file_text, make_settings
+from conftest import SEEDS, file_text, free_port, make_settings, start_chroma, stop
 from qa_bot.config import Settings
 from qa_bot.errors import StoreError
 from qa_bot.ingest import ingest
@@ -22,44 +17,15 @@ from qa_bot.store import open_store
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("chroma")
-    if not exe.exists():
-        pytest.skip("the chroma command is not installed")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path.parent / "chroma-server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc = start_chroma(path, port, log=path.parent / "chroma-server.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "chroma run exited"
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the chroma server did not answer its heartbeat"
-            time.sleep(0.2)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import free_port, serve_page
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 
 QUESTION = "Who is Vietnam's Permanent Representative to the United Nations?"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
     """The page served in-process on a free loopback port, over a store built from seeds/."""
-    from qa_bot import web
-    from qa_bot.pipeline import QABot
-
-    store = tmp_path_factory.mktemp("web") / "store"
-    settings = Settings(
-        store_dir=store, seeds_dir=Path("seeds"), host="127.0.0.1", port=_free_port()
-    )
-    bot = QABot(settings)
-    bot.ensure_store()
-    app = web.build_app(bot)
-    url = web.launch(app, settings, block=False)
-    yield url, settings
-    app.close()
+    with serve_page(tmp_path_factory.mktemp("web") / "store") as (url, _bot, settings):
+        yield url, settings
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +73,7 @@ def test_serve_refuses_public_host_without_credentials(monkeypatch: pytest.Monke
     monkeypatch.delenv("QA_BOT_USERNAME", raising=False)
     monkeypatch.delenv("QA_BOT_PASSWORD", raising=False)
     with pytest.raises(ConfigError, match="QA_BOT_USERNAME"):
-        web.serve(Settings(host="0.0.0.0", port=_free_port()))
+        web.serve(Settings(host="0.0.0.0", port=free_port()))
     assert web._auth(Settings(host="0.0.0.0"), no_auth=True) is None
     assert web._auth(Settings(host="127.0.0.1"), no_auth=False) is None
     monkeypatch.setenv("QA_BOT_USERNAME", "reader")
