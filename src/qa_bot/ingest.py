@@ -62,11 +62,6 @@ def _passage_metadata(p: Passage) -> dict[str, str | int | float | bool]:
     }
 
 
-def _existing_ids(collection: object, source_id: str) -> set[str]:
-    got = collection.get(where={"source_id": source_id}, include=[])  # type: ignore[attr-defined]
-    return set(got["ids"])
-
-
 def _existing_by_source(collection: object, source_ids: Sequence[str]) -> dict[str, set[str]]:
     """Ids per article, read in a few calls for many articles at once."""
     out: dict[str, set[str]] = {sid: set() for sid in source_ids}
@@ -217,15 +212,15 @@ def ingest_articles(
             keep = {a.source_id for a in articles}
             records = store.sources.get(include=[])
             gone = [sid for sid in records["ids"] if sid not in keep]
-            for sid in gone:
-                ids = sorted(_existing_ids(store.passages, sid))
-                if ids:
-                    store.passages.delete(ids=ids)
-                    removed += len(ids)
-                sids = sorted(_existing_ids(store.sentences, sid))
-                if sids:
-                    store.sentences.delete(ids=sids)
-                store.sources.delete(ids=[sid])
+            if gone:
+                passages = sorted(pid for ids in _existing_by_source(store.passages, gone).values() for pid in ids)
+                sentences = sorted(sid for ids in _existing_by_source(store.sentences, gone).values() for sid in ids)
+                for ids in _batched(passages, 5000):
+                    store.passages.delete(ids=list(ids))
+                for ids in _batched(sentences, 5000):
+                    store.sentences.delete(ids=list(ids))
+                store.sources.delete(ids=gone)
+                removed += len(passages)
                 wrote = True
         if wrote:
             store.bump_version()
