@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from qa_bot.cite import MARKER
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 from qa_bot.types import Answer, Citation, Passage
@@ -43,7 +44,7 @@ LOWER_IS_BETTER = frozenset({"false_abstention_rate"})
 
 Span = tuple[str, int, int]  # (source_id, start, end): a [start, end) character span of one article
 
-_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+_MARKERS = re.compile(f"(?:{MARKER.pattern})+")  # a run of answer markers
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
     [

@@ -17,6 +17,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from qa_bot.cite import MARKER
 from qa_bot.corpus import KIND_WEIGHT, sentence_id
 from qa_bot.lexical import BM25, LEXICAL_VERSION, STOPWORDS, fold, terms, tokens
 from qa_bot.store import Store
@@ -260,7 +261,6 @@ _ANAPHORA = frozenset(
     ).split()
 )
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so|but|then|why|how come)\b", re.IGNORECASE)
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def normalize_history(history: History | None) -> list[tuple[str, str]]:
@@ -300,7 +300,7 @@ def is_follow_up(question: str) -> bool:
 
 def _key_phrases(text: str, limit: int = 8) -> list[str]:
     """Capitalised names and numbers from an earlier answer, the words a follow-up points at."""
-    text = _MARKER.sub(" ", text)
+    text = MARKER.sub(" ", text)
     found: list[str] = []
     for m in re.finditer(r"(?:[A-Z][\w’'-]*\.?(?:\s+(?:of|the|for|on|and|to)\s+|\s+)?)+[A-Z][\w’'-]*"
                          r"|\b\d[\d,.–-]*\d\b|\([A-Z]{2,}\)", text):
