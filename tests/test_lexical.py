@@ -31,6 +31,22 @@ def test_stem(word: str, expected: str) -> None:
     assert stem(word) == expected
 
 
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [("specialised", "specialized"), ("organisation", "organization"), ("defence", "defense"),
+     ("labour", "labor"), ("centre", "center"), ("programmes", "programs"), ("analysed", "analyzed"),
+     ("prioritise", "prioritize")],
+)
+def test_british_and_american_spellings_meet(british: str, american: str) -> None:
+    assert stem(british) == stem(american)
+
+
+def test_spelling_rules_leave_other_words_alone() -> None:
+    assert stem("skilled") == stem("skill")  # no British double-l rule: it would break this
+    assert stem("four") != stem("for")
+    assert stem("rise") != stem("rize")
+
+
 def test_terms_drop_stopwords() -> None:
     got = terms("What did the delegates say about the elections?")
     assert got == ["delegat", "election"] or got == ["delegate", "election"]

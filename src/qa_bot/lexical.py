@@ -24,7 +24,7 @@ STOPWORDS = frozenset(
 ).split()
 )
 # Bump when tokens()/stem() change: stored index terms of another version are recomputed at load.
-LEXICAL_VERSION = 2
+LEXICAL_VERSION = 3
 _TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
@@ -34,10 +34,29 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("đ", "d")
 
 
+# British and American spellings meet ('specialised' and 'specialized', 'defence' and 'defense').
+_SPELLING = (
+    (re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{2})ys(e|es|ed|ing)$"), r"yz\1"),
+    (re.compile(r"(?<=\w{3})our(s|ed|ing|able|ite|ites)?$"), r"or\1"),
+    (re.compile(r"(?<=[ef])ence(s)?$"), r"ense\1"),
+    (re.compile(r"(?<=\w{3})tre(s)?$"), r"ter\1"),
+    (re.compile(r"(?<=\w{4})mme(s)?$"), r"m\1"),
+)
+
+
+def americanize(word: str) -> str:
+    """One spelling for words English writes two ways; applied to questions and articles alike."""
+    for pattern, repl in _SPELLING:
+        word = pattern.sub(repl, word, count=1)
+    return word
+
+
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match 'elections' with 'election'."""
     if word.isdigit() or len(word) <= 3:
         return word
+    word = americanize(word)
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):

@@ -73,6 +73,7 @@ class Index:
         got = self.store.passages.get(include=["documents", "metadatas"])
         passages: list[Passage] = []
         docs_terms: list[list[str]] = []
+        title_terms: dict[str, list[str]] = {}
         for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
             meta = meta or {}
             sents = tuple(
@@ -94,7 +95,12 @@ class Index:
             )
             stored = meta.get("terms")
             current = isinstance(stored, str) and meta.get("terms_version") == LEXICAL_VERSION
-            docs_terms.append(str(stored).split() if current else terms(text or ""))
+            own = str(stored).split() if current else terms(text or "")
+            # Contextual header: every passage also carries its article's title words, so a question
+            # naming the article's subject ('what did Deputy FM Cuong say about partners') is decided
+            # by its other words among that article's passages, not by whichever passage repeats the name.
+            docs_terms.append(own + [t for t in title_terms.setdefault(passages[-1].title, terms(passages[-1].title))
+                                     if t not in own])
         order = sorted(range(len(passages)), key=lambda i: (passages[i].source_id, passages[i].start))
         passages = [passages[i] for i in order]
         docs_terms = [docs_terms[i] for i in order]
