@@ -41,13 +41,17 @@ class Want(Enum):
     DATE = "date"
     PERSON = "person"
     PLACE = "place"
+    DURATION = "duration"
     ANY = "any"
 
 
 def wanted(question: str) -> Want:
     """What the question asks for, from its wh-words (classic answer-type detection)."""
     q = fold(question)
-    if re.search(r"\bhow (many|much|large|big|long)\b|\bworth\b"
+    if re.search(r"\bhow long\b|\b(what|which) (time ?frame|time horizon|horizon|period of time|length of time)\b"
+                 r"|\bfor how many (years|months|decades)\b|\bover (what|which) (period|span|timeframe)\b", q):
+        return Want.DURATION
+    if re.search(r"\bhow (many|much|large|big)\b|\bworth\b"
                  r"|\bwhat\b[^?]{0,40}\b(number|percentage|share|amount|figure|rate|budget|cost|price|total|sum)\b", q):
         return Want.NUMBER
     if re.search(r"\bwhen\b|\bwhat (date|year|month|day|time)\b|\bwhich (date|year|month|day)\b|\bon what date\b", q):
@@ -76,53 +80,137 @@ _PLACE = re.compile(rf"\b(?:in|at|from)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)
 _MONTH_DAY = re.compile(r"\b(?:" + "|".join(_MONTHS.split()) + r")\s+\d{1,2}\b", re.IGNORECASE)
 
 
-def counted_noun(question: str) -> list[str]:
-    """The stems of what 'how many X' counts (the words after 'how many')."""
-    m = re.search(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}[\w’'-]+)", fold(question))
+_AUX = frozenset("did does do is are was were has have had will would can could should may might".split())
+
+
+def counted(question: str) -> tuple[str, tuple[str, ...]]:
+    """What 'how many X' counts: the stem of its head noun and of the words before it.
+
+    'How many foreign delegations attended...' counts 'delegation', qualified by 'foreign'.
+    """
+    m = re.search(r"\bhow many\s+(.*)", fold(question))
     if not m:
-        return []
-    words = [w for w in terms(m.group(1)) if w not in QUESTION_WORDS]
-    return words[:3]
+        return "", ()
+    phrase: list[str] = []
+    for word in re.findall(r"[\w’'-]+", m.group(1))[:4]:
+        if word in STOPWORDS or word in _AUX:
+            break
+        phrase.append(word)
+    if not phrase:
+        return "", ()
+    plural = [i for i, w in enumerate(phrase) if re.search(r"[^su]s$|ies$", w) or w == "people"]
+    head = plural[0] if plural else 0
+    return stem(phrase[head]), tuple(stem(w) for w in phrase[:head])
+
+
+def counted_noun(question: str) -> list[str]:
+    """The stems of what 'how many X' counts, head noun first."""
+    head, modifiers = counted(question)
+    return [head, *modifiers] if head else []
 
 
 _ORDINAL_OR_YEAR = re.compile(r"\b\d+(?:st|nd|rd|th)\b|\b(?:19|20)\d\d\b(?:\s*[–-]\s*(?:19|20)?\d\d\b)?")
+# Names of bodies are not places: 'at the United Nations' does not say in which city.
+_ORG_WORD = re.compile(
+    r"\b(?:Nations|Council|Organi[sz]ation|Committee|Conference|Forum|Party|Ministry|Assembly|Union|Bank|Fund|"
+    r"Agency|Mission|Treaty|Summit|Office|Congress|Group|Association|Court|Commission|Programme|Program|"
+    r"Secretariat|Department|Institute|University|Company|Corporation|Session|Meeting|Resolution|Report)\b"
+)
+_DURATION = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"several|a few|many|a|an)(?:\s*(?:to|-|–|or|and)\s*(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"fifteen|twenty|thirty))?[\s-]+(?:years?|months?|decades?|weeks?|days?)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"USD|US\$|\$|€|£|VND|\bdong\b|\beuros?\b|\bdollars?\b|\bfrancs?\b")
+_ONCE = {"once": "1", "twice": "2", "thrice": "3"}
 
 
-def _novel(found: list[str], question: str) -> bool:
-    q = fold(question)
-    return any(fold(item).strip() not in q for item in found if item.strip())
+def _mask(pattern: re.Pattern[str], text: str) -> str:
+    """The text with the pattern's matches blanked out, offsets unchanged."""
+    return pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _is_new(item: str, question: str) -> bool:
+    """Not already in the question, as whole words ('2' is new to a question saying '2025')."""
+    item = fold(item).strip()
+    return bool(item) and not re.search(r"(?<!\w)" + re.escape(item) + r"(?!\w)", fold(question))
+
+
+def _has_term(term: str, own: set[str], text: str) -> bool:
+    """The term, a longer or shorter form of it ('Vietnamese' for 'Vietnam'), or its acronym spelled out."""
+    if term in own or _acronym_in(term, text):
+        return True
+    prefix = term[: max(6, len(term) - 3)]
+    return len(term) >= 6 and any(t.startswith(prefix) or (len(t) >= 6 and term.startswith(t)) for t in own)
+
+
+def _deadline_asked(question: str) -> bool:
+    return bool(re.search(r"\bby when\b|\bdeadline\b|\btarget\b|\bgoal\b|\baim\b|\bvision\b|\buntil\b",
+                          fold(question)))
+
+
+def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int]]:
+    """Spans of the sentence holding the kind of thing asked for, and one the question does not already name."""
+    if want is Want.NUMBER:
+        cardinal = _mask(_MONTH_DAY, _mask(_ORDINAL_OR_YEAR, text))
+        head, modifiers = counted(question)
+        if head:
+            # 'How many foreign delegations' wants a number standing before 'delegations', in a
+            # sentence that also says 'foreign': not any number, nor delegations of another kind.
+            own = set(terms(text))
+            if not all(_has_term(m, own, text) for m in modifiers):
+                return []
+            words = list(re.finditer(r"[\w.,’'-]+", cardinal))
+            out = []
+            for i, m in enumerate(words):
+                word = m.group(0).strip(".,")
+                if not (_NUMBER.fullmatch(word) or re.fullmatch(r"\d[\d,.]*", word)) or not _is_new(word, question):
+                    continue
+                window = terms(" ".join(w.group(0) for w in words[i + 1 : i + 5]))
+                if head in window or (head == stem("times") and fold(word) in _ONCE):
+                    out.append((m.start(), m.end()))
+            return out
+        q = fold(question)
+        if re.search(r"\b(rate|percentage|percent|share)\b", q):
+            return [m.span() for m in re.finditer(r"[\d.,]+\s*(?:%|percent|per cent)|\b\w+-digit\b", cardinal)]
+        if re.search(r"\b(budget|cost|price|sum|worth|fund|funds|money|spent|donat\w*|how much)\b", q):
+            return [m.span() for m in _MONEY.finditer(cardinal)]
+        return [m.span() for m in _NUMBER.finditer(cardinal) if _is_new(m.group(0), question)]
+    if want is Want.DURATION:
+        return [m.span() for m in _DURATION.finditer(text) if _is_new(m.group(0), question)]
+    if want is Want.DATE:
+        deadline = _deadline_asked(question)
+        return [m.span() for m in _DATE.finditer(text)
+                if _is_new(m.group(0), question) and (deadline or not fold(m.group(0)).startswith("by "))]
+    if want is Want.PERSON:
+        return [m.span("a") if m.group("a") else m.span("b") for m in _PERSON.finditer(text)
+                if _is_new(m.group("a") or m.group("b"), question)]
+    if want is Want.PLACE:
+        return [m.span("p") for m in _PLACE.finditer(text)
+                if _is_new(m.group("p"), question) and not _ORG_WORD.search(m.group("p"))]
+    return [(0, len(text))]
 
 
 def has_kind(text: str, want: Want, question: str = "") -> bool:
     """Does the sentence hold the kind of thing asked for, and one the question does not already name?"""
-    if want is Want.NUMBER:
-        cardinal = _MONTH_DAY.sub(" ", _ORDINAL_OR_YEAR.sub(" ", text))
-        nouns = counted_noun(question)
-        if nouns:
-            # 'How many delegates' wants a number standing before delegates, not any number.
-            words = re.findall(r"[\w.,’'-]+", cardinal)
-            for i, word in enumerate(words):
-                if _NUMBER.fullmatch(word.strip(".,")) or re.fullmatch(r"\d[\d,.]*", word.strip(".,")):
-                    window = set(terms(" ".join(words[i + 1 : i + 5])))
-                    if window & set(nouns) and fold(word.strip(".,")) not in fold(question):
-                        return True
-            return False
-        q = fold(question)
-        if re.search(r"\b(rate|percentage|percent|share)\b", q):
-            return bool(re.search(r"\d\s*(%|percent|per cent)|\b\w+-digit\b", cardinal))
-        if re.search(r"\b(budget|cost|price|sum|worth|fund|funds|money|spent|donat\w*|how much)\b", q):
-            return bool(re.search(r"USD|US\$|\$|€|£|VND|\bdong\b|\beuros?\b|\bdollars?\b|\bfrancs?\b", cardinal))
-        return _novel([m.group(0) for m in _NUMBER.finditer(cardinal)], question)
-    if want is Want.DATE:
-        return _novel([m.group(0) for m in _DATE.finditer(text)], question)
-    if want is Want.PERSON:
-        return _novel([m.group("a") or m.group("b") for m in _PERSON.finditer(text)], question)
-    if want is Want.PLACE:
-        return _novel([m.group("p") for m in _PLACE.finditer(text)], question)
-    return True
+    return bool(candidates(text, want, question))
+
+
+def _acronym_in(term: str, text: str) -> bool:
+    """Is 'un' spelled out in the text ('United Nations')? Initials of capitalised runs, small words skipped."""
+    if len(term) < 2 or not term.isalpha():
+        return False
+    for run in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+", text):
+        initials = "".join(w[0] for w in re.findall(r"[A-Z][\w’'-]*", run.group(0))).lower()
+        if term in initials:
+            return True
+    return False
 
 
 FOCUS_SHARE = 0.4
+# Share of the question (by IDF) that must sit within reach of a typed candidate answer.
+NEAR_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -139,6 +227,7 @@ class Evidence:
     fits: bool
     focus: bool = True
     terms: frozenset[str] = frozenset()
+    near: float = 1.0
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -160,6 +249,18 @@ def coverage(q_terms: list[str], sentence_terms: set[str], bm25: BM25) -> float:
     return have / total if total else 0.0
 
 
+def near_coverage(text: str, spans: list[tuple[int, int]], q_terms: list[str], bm25: BM25, reach: int = 80) -> float:
+    """How much of the question sits close to a candidate answer (classic answer-proximity in QA).
+
+    A date forty words away from what was asked about answers something else.
+    """
+    best = 0.0
+    for s, e in spans:
+        window = set(terms(text[max(0, s - reach) : e + reach]))
+        best = max(best, coverage(q_terms, window, bm25))
+    return best
+
+
 def score_sentences(
     question: str,
     query: str,
@@ -177,10 +278,16 @@ def score_sentences(
     # Geneva passage; 'the UN in Geneva' is, though the passage spells out United Nations).
     marked = {stem(w) for w in names_in(question)} | {t for t in tokens(question) if t[0].isdigit()}
     known = [t for t in own_terms if t in marked and bm25.postings.get(t) is not None]
+    # A name, date, place, span or count must stand near what was asked about; an amount or a rate
+    # carries its own unit ('USD', '%') and is often worded far from the question ('growth' for 'expansion').
+    proximal = want in (Want.DATE, Want.PERSON, Want.PLACE, Want.DURATION) or bool(counted(question)[0])
     seen: set[tuple[str, int, int]] = set()
     out: list[Evidence] = []
     for rank, p in enumerate(passages):
         passage_terms = set(terms(p.text))
+        # The article's title speaks for all its passages; 'UN' is in a passage saying 'United Nations'.
+        about = passage_terms | set(terms(p.title)) | {t for t in known if _acronym_in(t, p.text)}
+        focus = not known or coverage(known, about, bm25) >= FOCUS_SHARE
         for s, e in p.sentences:
             key = (p.source_id, s, e)
             if key in seen:
@@ -194,15 +301,17 @@ def score_sentences(
             cov = max(coverage(q_terms, own, bm25), coverage(own_terms, own, bm25)) if own_terms else coverage(
                 q_terms, own, bm25)
             ctx = coverage(q_terms, passage_terms, bm25)
-            fits = has_kind(text, want, question)
+            spans = candidates(text, want, question)
+            fits = bool(spans)
+            near = max(near_coverage(text, spans, own_terms, bm25), near_coverage(text, spans, q_terms, bm25)) if (
+                fits and proximal) else 1.0
             score = (0.45 * dense + 0.4 * cov + 0.15 * ctx + (0.05 if fits else -0.05)) * (
                 0.5 + 0.5 * KIND_WEIGHT.get(p.kind, 0.5)
             ) - 0.01 * rank
             if text.rstrip("\"'”’) ").endswith("?"):
                 score *= 0.6  # an interviewer's question is not evidence
-            focus = not known or coverage(known, passage_terms, bm25) >= FOCUS_SHARE
             out.append(Evidence(p, s, e, text, round(score, 4), round(dense, 4), round(cov, 4), fits, focus,
-                                frozenset(own)))
+                                frozenset(own), round(near, 4)))
     out.sort(key=lambda ev: -ev.score)
     return out
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa_bot.evidence import Evidence, Want, wanted
+from qa_bot.evidence import NEAR_SHARE, Evidence, Want, wanted
 
 # Abstention thresholds, calibrated on eval/questions.jsonl (see eval/calibrate.py and the README).
 # Measured there: no threshold on these scores separates on-topic unanswerable questions from
@@ -47,7 +47,7 @@ def select(
     # A question that asks for a number, date, name or place is answered only by a sentence holding
     # one the question does not already contain, in a passage that mentions the question's focus.
     typed = wanted(question) is not Want.ANY
-    pool = [ev for ev in ranked if ev.fits and ev.focus] if typed else ranked
+    pool = [ev for ev in ranked if ev.fits and ev.focus and ev.near >= NEAR_SHARE] if typed else ranked
     if not pool:
         return Selection((), True, ranked[0].score)
     best = pool[0]
