@@ -167,7 +167,14 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
                 word = m.group(0).strip(".,")
                 if not (_NUMBER.fullmatch(word) or re.fullmatch(r"\d[\d,.]*", word)) or not _is_new(word, question):
                     continue
-                window = terms(" ".join(w.group(0) for w in words[i + 1 : i + 5]))
+                after: list[str] = []  # the noun phrase after the number: up to the first small word
+                for w in words[i + 1 : i + 5]:
+                    if fold(w.group(0).strip(".,")) in STOPWORDS:
+                        break
+                    after.append(w.group(0))
+                    if w.group(0)[-1] in ".,":
+                        break
+                window = terms(" ".join(after))
                 if head in window or (head == stem("times") and fold(word) in _ONCE):
                     out.append((m.start(), m.end()))
             return out

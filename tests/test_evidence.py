@@ -1,0 +1,97 @@
+"""Answer-type checks on single sentences: what counts as a number, date, name or place for a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_bot.evidence import Want, candidates, counted, has_kind, near_coverage, wanted
+from qa_bot.lexical import BM25, terms
+
+
+
+@pytest.mark.parametrize(
+    ("question", "want"),
+    [
+        ("How many delegates attended?", Want.NUMBER),
+        ("How much was the project worth?", Want.NUMBER),
+        ("When did the Congress conclude?", Want.DATE),
+        ("Who heads the Mission in Geneva?", Want.PERSON),
+        ("In which city did the ambassador brief the media?", Want.PLACE),
+        ("Over what time horizon did the Congress look ahead?", Want.DURATION),
+        ("How long will the strategy last?", Want.DURATION),
+        ("Which direction did the Congress set for diplomacy?", Want.ANY),
+    ],
+)
+def test_wanted(question: str, want: Want) -> None:
+    assert wanted(question) is want
+
+
+def test_counted_noun_is_the_head_with_its_qualifiers() -> None:
+    assert counted("How many foreign delegations attended the session?") == (terms("delegations")[0],
+                                                                               (terms("foreign")[0],))
+    assert counted("How many votes did Vietnam receive?") == (terms("votes")[0], ())
+    assert counted("Who chaired it?") == ("", ())
+
+
+def test_count_must_stand_before_the_counted_noun() -> None:
+    q = "How many delegates attended the Congress?"
+    assert has_kind("She was one of 1,588 delegates at the Congress.", Want.NUMBER, q)
+    assert not has_kind("The Congress met for 7 days with many delegates.", Want.NUMBER, q)
+
+
+def test_count_of_another_kind_of_thing_is_no_answer() -> None:
+    q = "How many foreign delegations attended the opening session?"
+    assert not has_kind("Nearly 50 delegations from Vietnam attended meetings in Geneva.", Want.NUMBER, q)
+    assert has_kind("Some 20 foreign delegations attended the opening session.", Want.NUMBER, q)
+
+
+def test_a_number_inside_a_year_of_the_question_is_still_new() -> None:
+    q = "How many photo exhibitions did the Mission organise in 2025?"
+    assert has_kind("In 2025, the Mission organized 2 photo exhibitions on the country.", Want.NUMBER, q)
+
+
+def test_twice_counts_times() -> None:
+    assert has_kind("Vietnam has twice served on the Council.", Want.NUMBER, "How many times has Vietnam served?")
+
+
+def test_acronym_qualifier_found_spelled_out() -> None:
+    q = "How many UN member states voted?"
+    assert has_kind("All 193 United Nations member states voted.", Want.NUMBER, q)
+
+
+def test_bodies_are_not_places() -> None:
+    q = "In which city will the conference be held?"
+    assert not has_kind("Vietnam will chair the conference at the United Nations in 2026.", Want.PLACE, q)
+    assert has_kind("The conference will be held in New York next spring.", Want.PLACE, q)
+
+
+def test_deadline_year_does_not_answer_when_something_happened() -> None:
+    sentence = "The Politburo's Resolution 59 aims at deeper integration by 2030."
+    assert not has_kind(sentence, Want.DATE, "When did the Politburo issue Resolution 59?")
+    assert has_kind(sentence, Want.DATE, "By when does Resolution 59 set its target?")
+
+
+def test_duration_needs_a_span_of_time() -> None:
+    q = "Over what time horizon were the challenges assessed?"
+    assert has_kind("It assessed the challenges of the next five to ten years.", Want.DURATION, q)
+    assert not has_kind("It assessed the challenges in 2026.", Want.DURATION, q)
+
+
+def test_names_already_in_the_question_are_not_answers() -> None:
+    q = "Who said Ambassador Do Hung Viet was right?"
+    assert not has_kind("Ambassador Do Hung Viet spoke in New York.", Want.PERSON, q)
+    assert has_kind("Ambassador Dang Minh Khoi agreed with him.", Want.PERSON, q)
+
+
+def test_answer_far_from_what_was_asked_is_not_near() -> None:
+    docs = [terms(t) for t in ("water summit conference", "april conference", "congress hanoi", "other text")]
+    bm25 = BM25(docs)
+    q_terms = terms("date Water Summit take place")
+    far = ("The Water Summit and debates on artificial intelligence, science, technology, innovation, digital "
+           "transformation, climate and the oceans will also matter a great deal, officials said on April 3.")
+    close = "The Water Summit will take place on April 3."
+    want = Want.DATE
+    question = "On what date will the Water Summit take place?"
+    assert near_coverage(close, candidates(close, want, question), q_terms, bm25) > near_coverage(
+        far, candidates(far, want, question), q_terms, bm25)
+    assert near_coverage(far, candidates(far, want, question), q_terms, bm25) == 0.0
