@@ -103,6 +103,22 @@ def counted(question: str) -> tuple[str, tuple[str, ...]]:
     return stem(phrase[head]), tuple(stem(w) for w in phrase[:head])
 
 
+def head_terms(question: str) -> list[str]:
+    """The stems of the noun phrase a 'which/what X' question asks for ('Which Politburo resolution on...').
+
+    That phrase names the kind of answer wanted; the rest of the question only says where to find it.
+    """
+    m = re.search(r"\b(?:which|what)\s+(?:(?:kind|kinds|type|types|sort|sorts|form|forms) of\s+)?(.*)", fold(question))
+    if not m:
+        return []
+    phrase: list[str] = []
+    for word in re.findall(r"[\w’'-]+", m.group(1))[:5]:
+        if word in STOPWORDS or word in _AUX:
+            break
+        phrase.append(word)
+    return [t for t in terms(" ".join(phrase)) if t not in QUESTION_WORDS]
+
+
 def counted_noun(question: str) -> list[str]:
     """The stems of what 'how many X' counts, head noun first."""
     head, modifiers = counted(question)
@@ -216,6 +232,10 @@ def _acronym_in(term: str, text: str) -> bool:
 
 
 FOCUS_SHARE = 0.4
+# A sentence whose subject points back ('These are...', 'This shows...') leans on the one before it.
+_ANAPHORIC = re.compile(r"^\W*(?:These|Those|They|Such|This|It)\s+(?:are|were|is|was|will|would|have|has|had|"
+                        r"include|includes|reflect|reflects|show|shows|demonstrate|demonstrates|mean|means|marks?|"
+                        r"represents?|remains?|also|all)\b|^\W*(?:For example|For instance|Specifically|Namely),")
 # Share of the question (by IDF) that must sit within reach of a typed candidate answer.
 NEAR_SHARE = 0.05
 
@@ -295,14 +315,23 @@ def score_sentences(
         # The article's title speaks for all its passages; 'UN' is in a passage saying 'United Nations'.
         about = passage_terms | set(terms(p.title)) | {t for t in known if _acronym_in(t, p.text)}
         focus = not known or coverage(known, about, bm25) >= FOCUS_SHARE
-        for s, e in p.sentences:
+        for j, (s, e) in enumerate(p.sentences):
             key = (p.source_id, s, e)
+            vec = sentence_vectors.get(key)
+            dense = float(np.dot(query_vector, vec)) if vec is not None else 0.0
+            if j and _ANAPHORIC.match(p.text[s - p.start : e - p.start]):
+                # 'These are key areas of focus' says nothing without the sentence before it:
+                # the two are one piece of evidence, quoted together.
+                s0 = p.sentences[j - 1][0]
+                if "\n" not in p.text[s0 - p.start : s - p.start].strip():
+                    prev = sentence_vectors.get((p.source_id, s0, p.sentences[j - 1][1]))
+                    if prev is not None:
+                        dense = max(dense, float(np.dot(query_vector, prev)))
+                    s, key = s0, (p.source_id, s0, e)
             if key in seen:
                 continue
             seen.add(key)
             text = p.text[s - p.start : e - p.start]
-            vec = sentence_vectors.get(key)
-            dense = float(np.dot(query_vector, vec)) if vec is not None else 0.0
             own = set(terms(text))
             # A follow-up's own words count as much as the conversation it was resolved with.
             cov = max(coverage(q_terms, own, bm25), coverage(own_terms, own, bm25)) if own_terms else coverage(

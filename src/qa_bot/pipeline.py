@@ -22,7 +22,7 @@ from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
 from qa_bot.engines.extractive import WEAK_SCORE, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
-from qa_bot.evidence import Evidence, query_terms, score_sentences
+from qa_bot.evidence import Evidence, head_terms, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.lexical import tokens
 from qa_bot.prompts import load_prompts
@@ -168,8 +168,10 @@ class QABot:
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
         unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
+        parts = decompose(question)
         chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
-                        parts=[query_terms(part) for part in decompose(question)])
+                        parts=[query_terms(part) for part in parts],
+                        head=[t for part in parts or [question] for t in head_terms(part)])
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)

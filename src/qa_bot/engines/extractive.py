@@ -16,6 +16,7 @@ from qa_bot.evidence import NEAR_SHARE, Evidence, Want, wanted
 MIN_COVERAGE = 0.0
 MIN_SCORE = 0.25
 WEAK_SCORE = 0.55
+HEAD_BOOST = 2.5
 _LIST = re.compile(r"\b(which|what) (are|were)\b|\blist\b|\bname (the|all|some)\b|\bwhat \w+s\b", re.IGNORECASE)
 
 
@@ -36,7 +37,7 @@ def supported(best: Evidence) -> bool:
 def select(
     question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
     q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown_numbers: Sequence[str] = (),
-    parts: Sequence[Sequence[str]] = (),
+    parts: Sequence[Sequence[str]] = (), head: Sequence[str] = (),
 ) -> Selection:
     """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
@@ -55,7 +56,13 @@ def select(
         return Selection((), True, best.score)
     listing = bool(_LIST.search(question))
     limit = max_sentences + 1 if listing else max_sentences
-    weight = idf or (lambda _t: 1.0)
+    base = idf or (lambda _t: 1.0)
+    wanted_kind = set(head)
+
+    def weight(term: str) -> float:
+        # What the question asks for ('which resolution') counts more than where it is said.
+        return base(term) * (HEAD_BOOST if term in wanted_kind else 1.0)
+
     uncovered = {t for t in q_terms if t not in best.terms}
     chosen = [best]
     seen = set(best.terms)
