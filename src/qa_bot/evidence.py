@@ -215,6 +215,24 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
     return [(0, len(text))]
 
 
+def people(text: str, question: str = "") -> set[str]:
+    """Names of people in the text (by title or office) that the question does not already give."""
+    return {fold(m.group("a") or m.group("b")) for m in _PERSON.finditer(text)
+            if _is_new(m.group("a") or m.group("b"), question)}
+
+
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "both": 2}
+_PEOPLE = re.compile(r"(?:ambassador|leader|official|minister|diplomat|envoy|people|person|figure|delegate|speaker|"
+                     r"representative|chair|head|president|secretar|politician|individual)")
+
+
+def people_asked(question: str) -> int:
+    """How many people 'Which two ambassadors...' asks for (0 when it asks for no set number of people)."""
+    m = re.search(r"\b(?:which|what|name|who were the|who are the)\s+(two|three|four|five|both)((?:\s+[\w-]+){1,3})",
+                  fold(question))
+    return _NUMBERS[m.group(1)] if m and any(_PEOPLE.match(w) for w in m.group(2).split()) else 0
+
+
 def has_kind(text: str, want: Want, question: str = "") -> bool:
     """Does the sentence hold the kind of thing asked for, and one the question does not already name?"""
     return bool(candidates(text, want, question))
@@ -308,6 +326,13 @@ def score_sentences(
     # A name, date, place, span or count must stand near what was asked about; an amount or a rate
     # carries its own unit ('USD', '%') and is often worded far from the question ('growth' for 'expansion').
     proximal = want in (Want.DATE, Want.PERSON, Want.PLACE, Want.DURATION) or bool(counted(question)[0])
+    # Names the question gives to say whose words it means ('in Mai Phan Dung's retrospective') are
+    # usually said once per article, not in the sentence that answers: half credit to every sentence
+    # of an article that names them.
+    named: dict[str, set[str]] = {}
+    for p in passages:
+        held = named.setdefault(p.source_id, set())
+        held |= {t for t in known if t in set(terms(p.text)) | set(terms(p.title))}
     seen: set[tuple[str, int, int]] = set()
     out: list[Evidence] = []
     for rank, p in enumerate(passages):
@@ -336,6 +361,9 @@ def score_sentences(
             # A follow-up's own words count as much as the conversation it was resolved with.
             cov = max(coverage(q_terms, own, bm25), coverage(own_terms, own, bm25)) if own_terms else coverage(
                 q_terms, own, bm25)
+            elsewhere = named.get(p.source_id, set()) - own
+            if elsewhere:
+                cov = min(1.0, cov + 0.5 * coverage(own_terms or q_terms, elsewhere, bm25))
             ctx = coverage(q_terms, passage_terms, bm25)
             spans = candidates(text, want, question)
             fits = bool(spans)

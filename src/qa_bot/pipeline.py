@@ -170,7 +170,7 @@ class QABot:
         unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
         parts = decompose(question)
         chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
-                        parts=[query_terms(part) for part in parts],
+                        parts=parts,
                         head=[t for part in parts or [question] for t in head_terms(part)])
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:

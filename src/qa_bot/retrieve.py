@@ -215,7 +215,11 @@ def search(
     return Retrieval(query, out, qv, snap.bm25)
 
 
-_SPLIT = re.compile(r"(?:,|;)?\s+and\s+(?=(?:which|what|who|whom|when|where|how|why)\b)|;\s+", re.IGNORECASE)
+_SPLIT = re.compile(
+    r"(?:,|;)?\s+and\s+(?=(?:(?:on|in|at|by|for|from|to|with|since|until)\s+)?(?:which|what|who|whom|when|where|how|why)\b)"
+    r"|;\s+",
+    re.IGNORECASE,
+)
 
 
 def decompose(question: str) -> list[str]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa_bot.evidence import NEAR_SHARE, Evidence, Want, wanted
+from qa_bot.evidence import NEAR_SHARE, Evidence, Want, has_kind, people, people_asked, query_terms, wanted
 
 # Abstention thresholds, calibrated on eval/questions.jsonl (see eval/calibrate.py and the README).
 # Measured there: no threshold on these scores separates on-topic unanswerable questions from
@@ -37,7 +37,7 @@ def supported(best: Evidence) -> bool:
 def select(
     question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
     q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown_numbers: Sequence[str] = (),
-    parts: Sequence[Sequence[str]] = (), head: Sequence[str] = (),
+    parts: Sequence[str] = (), head: Sequence[str] = (),
 ) -> Selection:
     """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
@@ -47,7 +47,8 @@ def select(
         return Selection((), True, ranked[0].score)
     # A question that asks for a number, date, name or place is answered only by a sentence holding
     # one the question does not already contain, in a passage that mentions the question's focus.
-    typed = wanted(question) is not Want.ANY
+    # A multi-part question is typed part by part, below.
+    typed = not parts and wanted(question) is not Want.ANY
     pool = [ev for ev in ranked if ev.fits and ev.focus and ev.near >= NEAR_SHARE] if typed else ranked
     if not pool:
         return Selection((), True, ranked[0].score)
@@ -86,16 +87,32 @@ def select(
         chosen.append(ev)
         seen |= words
         uncovered -= words
-    # A multi-part question gets the sentence that best answers each part it asked.
-    for part in parts:
+    # 'Which two ambassadors...' is answered by sentences naming two of them.
+    need = people_asked(question)
+    named = set().union(*(people(c.text, question) for c in chosen)) if need else set()
+    for ev in ranked[:25]:
+        if len(named) >= need:
+            break
+        new = people(ev.text, question) - named
+        if new and ev.score >= 0.4 * best.score and ev not in chosen:
+            chosen.append(ev)
+            named |= new
+    # A multi-part question gets the sentence that best answers each part it asked, of the kind
+    # that part asks for ('..., and on what date...' wants a date).
+    for part_text in parts:
+        part = query_terms(part_text)
+        part_want = wanted(part_text)
         part_total = sum(weight(t) for t in part) or 1.0
 
         def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total) -> float:
             return sum(weight(t) for t in part if t in ev.terms) / part_total
 
-        if any(part_cover(c) >= 0.6 for c in chosen):
+        def answers(ev: Evidence, part_text: str = part_text, part_want: Want = part_want) -> bool:
+            return part_want is Want.ANY or has_kind(ev.text, part_want, part_text)
+
+        if any(part_cover(c) >= 0.6 and answers(c) for c in chosen):
             continue
-        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score]
+        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score and answers(ev)]
         if not candidates:
             continue
         pick = max(candidates, key=lambda ev: part_cover(ev) + 0.5 * ev.score)
