@@ -155,6 +155,7 @@ def search(
     candidates: int = 50,
     mmr: bool = False,
     mmr_lambda: float = 0.7,
+    sentence_level: bool = True,
 ) -> Retrieval:
     """Top-k passages for the query by reciprocal-rank fusion of dense and BM25 rankings."""
     snap = index.snapshot()
@@ -175,6 +176,16 @@ def search(
     # (names, numbers and dates make the lexical side strong, the dense side carries paraphrases).
     cos = {snap.position[pid]: 1.0 - d / 2.0 for pid, d in zip(dense_ids, dense["distances"][0], strict=True)
            if pid in snap.position}
+    if sentence_level:
+        # Small-to-big: a passage is also as close as its closest sentence. A paraphrase of one
+        # sentence is diluted in the mean vector of four.
+        near = index.store.sentences.query(
+            query_embeddings=[qv.tolist()], n_results=min(n, len(snap.by_sentence)) or 1, include=["metadatas", "distances"]
+        )
+        for meta, d in zip(near["metadatas"][0], near["distances"][0], strict=True):
+            key = (str(meta.get("source_id", "")), int(meta.get("start", 0)), int(meta.get("end", 0)))  # type: ignore[arg-type, union-attr]
+            for pos in snap.by_sentence.get(key, ()):
+                cos[pos] = max(cos.get(pos, -1.0), 1.0 - d / 2.0)
     cands = set(cos) | set(lex_order)
     lo, hi = (min(cos.values()), max(cos.values())) if cos else (0.0, 1.0)
     top_lex = float(lex.max()) or 1.0
