@@ -8,7 +8,6 @@ from qa_bot.evidence import Want, candidates, counted, has_kind, near_coverage, 
 from qa_bot.lexical import BM25, terms
 
 
-
 @pytest.mark.parametrize(
     ("question", "want"),
     [

@@ -56,7 +56,7 @@ def wanted(question: str) -> Want:
         return Want.NUMBER
     if re.search(r"\bwhen\b|\bwhat (date|year|month|day|time)\b|\bwhich (date|year|month|day)\b|\bon what date\b", q):
         return Want.DATE
-    if re.search(r"^\s*(according to \w+, )?who\b"
+    if re.search(r"(^|[.!?]\s+)(according to \w+, )?who\b"
                  r"|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
                  r"|^\s*whose\b|\bwhom\b|\bname of the\b", q):
         return Want.PERSON
@@ -73,7 +73,7 @@ _TITLES = (
 )
 _CAP = r"[A-Z][a-zà-ỹ’'-]+"
 _PERSON = re.compile(
-    rf"\b{_TITLES}(?:[- ]{_CAP})*\s+(?P<a>{_CAP}(?:\s+{_CAP}){{1,4}})"
+    rf"\b{_TITLES}(?:[- ]{_CAP})*?\s+(?P<a>{_CAP}(?:\s+{_CAP}){{1,4}})"
     rf"|(?P<b>{_CAP}(?:\s+{_CAP}){{1,4}}),\s+(?:the\s+|a\s+)?{_TITLES}"
 )
 _PLACE = re.compile(rf"\b(?:in|at|from)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)")

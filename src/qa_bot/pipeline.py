@@ -25,6 +25,7 @@ from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, head_terms, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.lexical import tokens
+from qa_bot.multihop import decompose, points_back, resolve_parts
 from qa_bot.prompts import load_prompts
 from qa_bot.retrieve import (
     History,
@@ -32,7 +33,6 @@ from qa_bot.retrieve import (
     QARetriever,
     Retrieval,
     condense,
-    decompose,
     normalize_history,
     search_parts,
 )
@@ -143,10 +143,22 @@ class QABot:
         self.ensure_store()
         return search_parts(self.index, query, decompose(question or query), k)
 
+    def _search_and_score(self, query: str, k: int, question: str) -> tuple[Retrieval, list[Evidence], dict]:  # type: ignore[type-arg]
+        """Search, score the sentences; a part pointing back at an earlier answer is searched again with it."""
+        found = self._search(query, k, question)
+        ranked, vectors = self._evidence(question, found)
+        if any(points_back(part, earlier) for earlier, part in zip(found.parts, found.parts[1:], strict=False)):
+            resolved = resolve_parts(found.parts, ranked, question)
+            if list(resolved) != list(found.parts):
+                bridges = "".join(r[len(p):] for r, p in zip(resolved, found.parts, strict=True))
+                found = search_parts(self.index, query + bridges, resolved, k)
+                ranked, vectors = self._evidence(question, found)
+        return found, ranked, vectors
+
     def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
         """Passages for a question (follow-ups resolved with the history first)."""
         text = clean_question(question, self.settings.max_question_chars)
-        return self._search(condense(text, history), k or self.settings.k, text).passages
+        return self._search_and_score(condense(text, history), k or self.settings.k, text)[0].passages
 
     # ----------------------------------------------------------------- answer
 
@@ -168,10 +180,10 @@ class QABot:
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
         unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
-        parts = decompose(question)
+        parts = found.parts
         chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
                         parts=parts,
-                        head=[t for part in parts or [question] for t in head_terms(part)])
+                        head=head_terms(question))
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
@@ -214,8 +226,7 @@ class QABot:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = condense(text, pairs)
-        found = self._search(query, k, text)
-        ranked, vectors = self._evidence(text, found)
+        found, ranked, vectors = self._search_and_score(query, k, text)
         timings["retrieve"] = time.perf_counter() - started
         if name == engines.EXTRACTIVE:
             answer = self._extractive(text, query, found, ranked, name, (), timings)

@@ -139,6 +139,7 @@ class Retrieval:
     passages: list[Passage]
     query_vector: np.ndarray
     bm25: BM25
+    parts: tuple[str, ...] = ()  # the parts of a multi-part question, as searched
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:
@@ -180,7 +181,8 @@ def search(
         # Small-to-big: a passage is also as close as its closest sentence. A paraphrase of one
         # sentence is diluted in the mean vector of four.
         near = index.store.sentences.query(
-            query_embeddings=[qv.tolist()], n_results=min(n, len(snap.by_sentence)) or 1, include=["metadatas", "distances"]
+            query_embeddings=[qv.tolist()], n_results=min(n, len(snap.by_sentence)) or 1,
+            include=["metadatas", "distances"],
         )
         for meta, d in zip(near["metadatas"][0], near["distances"][0], strict=True):
             key = (str(meta.get("source_id", "")), int(meta.get("start", 0)), int(meta.get("end", 0)))  # type: ignore[arg-type, union-attr]
@@ -226,20 +228,6 @@ def search(
     return Retrieval(query, out, qv, snap.bm25)
 
 
-_SPLIT = re.compile(
-    r"(?:,|;)?\s+and\s+(?=(?:(?:on|in|at|by|for|from|to|with|since|until)\s+)?(?:which|what|who|whom|when|where|how|why)\b)"
-    r"|;\s+",
-    re.IGNORECASE,
-)
-
-
-def decompose(question: str) -> list[str]:
-    """The parts of a multi-part question ('Which X did A say, and which Y does B want?')."""
-    parts = [p.strip(" ,;?") for p in _SPLIT.split(question)]
-    parts = [p for p in parts if len(terms(p)) >= 2]
-    return parts if len(parts) > 1 else []
-
-
 def search_parts(index: Index, query: str, parts: Sequence[str], k: int = 5) -> Retrieval:
     """Search the whole query, then make room for the best passages of each part."""
     whole = search(index, query, k)
@@ -252,7 +240,7 @@ def search_parts(index: Index, query: str, parts: Sequence[str], k: int = 5) -> 
             if p.id not in seen:
                 chosen.insert(min(len(chosen), 2), p)
                 seen.add(p.id)
-    return Retrieval(query, chosen[: k + len(parts)], whole.query_vector, whole.bm25)
+    return Retrieval(query, chosen[: k + len(parts)], whole.query_vector, whole.bm25, tuple(parts))
 
 
 def _mmr(

@@ -6,7 +6,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa_bot.evidence import NEAR_SHARE, Evidence, Want, has_kind, people, people_asked, query_terms, wanted
+from qa_bot.evidence import (
+    NEAR_SHARE,
+    Evidence,
+    Want,
+    has_kind,
+    head_terms,
+    people,
+    people_asked,
+    query_terms,
+    wanted,
+)
+from qa_bot.multihop import split_bridge
 
 # Abstention thresholds, calibrated on eval/questions.jsonl (see eval/calibrate.py and the README).
 # Measured there: no threshold on these scores separates on-topic unanswerable questions from
@@ -27,6 +38,12 @@ class Selection:
     evidence: tuple[Evidence, ...]
     abstained: bool
     support: float
+
+
+def repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
+    """Is the sentence mostly contained in one already chosen? Articles repeat their lede and captions."""
+    words = ev.terms
+    return any(len(words & c.terms) / min(len(words) or 1, len(c.terms) or 1) > 0.8 for c in chosen)
 
 
 def supported(best: Evidence) -> bool:
@@ -71,9 +88,7 @@ def select(
         if len(chosen) >= limit or ev.score < 0.5 * best.score:
             break
         words = set(ev.terms)
-        # Articles repeat their lede and captions: a sentence mostly contained in one already
-        # chosen adds nothing.
-        if words and any(len(words & set(c.terms)) / min(len(words), len(c.terms) or 1) > 0.8 for c in chosen):
+        if repeats(ev, chosen):
             continue
         if words and len(words & seen) / len(words) > 0.7:
             continue
@@ -99,24 +114,38 @@ def select(
             named |= new
     # A multi-part question gets the sentence that best answers each part it asked, of the kind
     # that part asks for ('..., and on what date...' wants a date).
-    for part_text in parts:
+    # A part carrying an earlier part's answer ('that official' -> 'Nguyen Manh Cuong') is answered
+    # only by a sentence about that answer.
+    for resolved in parts:
+        part_text, bridge = split_bridge(resolved)
         part = query_terms(part_text)
         part_want = wanted(part_text)
-        part_total = sum(weight(t) for t in part) or 1.0
+        part_head = set(head_terms(part_text))
 
-        def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total) -> float:
-            return sum(weight(t) for t in part if t in ev.terms) / part_total
+        def part_weight(term: str, part_head: set[str] = part_head) -> float:
+            return base(term) * (HEAD_BOOST if term in part_head else 1.0)
+
+        part_total = sum(part_weight(t) for t in part) or 1.0
+        about = set(query_terms(bridge)) - set(part)
+
+        def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total,
+                       about: set[str] = about, part_weight: Callable[[str], float] = part_weight) -> float:
+            if about and not about & ev.terms:
+                return 0.0
+            return sum(part_weight(t) for t in part if t in ev.terms) / part_total
 
         def answers(ev: Evidence, part_text: str = part_text, part_want: Want = part_want) -> bool:
             return part_want is Want.ANY or has_kind(ev.text, part_want, part_text)
 
         if any(part_cover(c) >= 0.6 and answers(c) for c in chosen):
             continue
-        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score and answers(ev)]
+        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score and answers(ev)
+                      and not repeats(ev, chosen)]
         if not candidates:
             continue
         pick = max(candidates, key=lambda ev: part_cover(ev) + 0.5 * ev.score)
-        if part_cover(pick) >= 0.4 and pick not in chosen:
+        # A sentence about the earlier answer needs less of the part's own words to be its answer.
+        if part_cover(pick) >= (0.1 if about else 0.4):
             chosen.append(pick)
     chosen.sort(key=lambda ev: (ev.passage.source_id != best.passage.source_id, ev.passage.source_id, ev.start))
     return Selection(tuple(chosen), False, best.score)
