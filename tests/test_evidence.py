@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from qa_bot.evidence import Want, candidates, counted, has_kind, near_coverage, wanted
+from qa_bot.evidence import (
+    Want,
+    candidates,
+    counted,
+    has_kind,
+    head_terms,
+    near_coverage,
+    people_asked,
+    score_sentences,
+    wanted,
+)
 from qa_bot.lexical import BM25, terms
+from qa_bot.types import Passage
 
 
 @pytest.mark.parametrize(
@@ -94,3 +106,37 @@ def test_answer_far_from_what_was_asked_is_not_near() -> None:
     assert near_coverage(close, candidates(close, want, question), q_terms, bm25) > near_coverage(
         far, candidates(far, want, question), q_terms, bm25)
     assert near_coverage(far, candidates(far, want, question), q_terms, bm25) == 0.0
+
+
+def test_head_terms_name_the_kind_of_answer() -> None:
+    assert head_terms("Which Politburo resolution on integration did Khoi highlight?") == terms("Politburo resolution")
+    assert head_terms("What kind of potential partners did he name?") == terms("potential partners")
+    assert head_terms("Who chaired it?") == []
+
+
+def test_people_asked() -> None:
+    assert people_asked("Which two Vietnamese ambassadors told the agency this?") == 2
+    assert people_asked("Which two resolutions were adopted?") == 0
+    assert people_asked("Which ambassadors spoke?") == 0
+
+
+def _passage(text: str) -> Passage:
+    spans, start = [], 0
+    for sentence in text.split("|"):
+        spans.append((start, start + len(sentence)))
+        start += len(sentence)
+    return Passage(text=text.replace("|", ""), source_id="a.txt", title="T", start=0, end=start,
+                   sentences=tuple(spans))
+
+
+def test_pointing_sentence_is_quoted_with_the_one_before() -> None:
+    text = ("There will be forums such as the Water Summit and debates on artificial intelligence. |"
+            "These are key areas of focus for Vietnam.")
+    p = _passage(text)
+    text = p.text
+    bm25 = BM25([terms(text), terms("other words"), terms("more other words")])
+    ranked = score_sentences("Which events are key areas of focus?", "Which events are key areas of focus?", [p],
+                             np.zeros(3, dtype=np.float32), {}, bm25)
+    joined = [ev for ev in ranked if ev.text.endswith("focus for Vietnam.")]
+    assert joined and joined[0].start == 0 and "Water Summit" in joined[0].text
+    assert text[joined[0].start : joined[0].end] == joined[0].text

@@ -28,6 +28,7 @@ MIN_COVERAGE = 0.0
 MIN_SCORE = 0.25
 WEAK_SCORE = 0.55
 HEAD_BOOST = 2.5
+_ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})  # '13th' is the terms '13' and 'th'; 'th' says nothing
 _LIST = re.compile(r"\b(which|what) (are|were)\b|\blist\b|\bname (the|all|some)\b|\bwhat \w+s\b", re.IGNORECASE)
 
 
@@ -126,7 +127,7 @@ def select(
             return base(term) * (HEAD_BOOST if term in part_head else 1.0)
 
         part_total = sum(part_weight(t) for t in part) or 1.0
-        about = set(query_terms(bridge)) - set(part)
+        about = set(query_terms(bridge)) - set(part) - _ORDINAL_SUFFIXES
 
         def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total,
                        about: set[str] = about, part_weight: Callable[[str], float] = part_weight) -> float:
