@@ -140,3 +140,26 @@ def test_pointing_sentence_is_quoted_with_the_one_before() -> None:
     joined = [ev for ev in ranked if ev.text.endswith("focus for Vietnam.")]
     assert joined and joined[0].start == 0 and "Water Summit" in joined[0].text
     assert text[joined[0].start : joined[0].end] == joined[0].text
+
+
+def test_person_next_to_the_office_asked_about() -> None:
+    q = "What is the name of the Prime Minister of Singapore with whom To Lam held talks?"
+    listed = ("To Lam held talks with the President of China, Prime Minister of Singapore, and Foreign Minister "
+              "Le Hoai Trung visited China.")
+    assert not has_kind(listed, Want.PERSON, q)
+    assert has_kind("To Lam held talks with Prime Minister of Singapore Lawrence Wong.", Want.PERSON, q)
+    assert has_kind("To Lam held talks with Lawrence Wong, Prime Minister of Singapore.", Want.PERSON, q)
+
+
+def test_bodies_are_not_people() -> None:
+    q = "Who visited Vietnam?"
+    assert not has_kind("Visits by the Director-General of the World Intellectual Property Organization.", Want.PERSON,
+                        q)
+
+
+def test_titles_are_quoted_or_capitalised_names_of_things() -> None:
+    q = "What were the titles of the two resolutions adopted at the session?"
+    assert wanted(q) is Want.TITLE
+    assert not has_kind("The session adopted two Resolutions drafted by Vietnam.", Want.TITLE, q)
+    assert not has_kind("Vietnam sits on the United Nations Human Rights Council.", Want.TITLE, q)
+    assert has_kind("It adopted “Promoting the Rights of Persons with Disabilities” unanimously.", Want.TITLE, q)

@@ -42,6 +42,7 @@ class Want(Enum):
     PERSON = "person"
     PLACE = "place"
     DURATION = "duration"
+    TITLE = "title"
     ANY = "any"
 
 
@@ -56,6 +57,11 @@ def wanted(question: str) -> Want:
         return Want.NUMBER
     if re.search(r"\bwhen\b|\bwhat (date|year|month|day|time)\b|\bwhich (date|year|month|day)\b|\bon what date\b", q):
         return Want.DATE
+    if re.search(r"\b(title|titles|theme|slogan|motto)s? (of|for)\b"
+                 r"|\bwhat (was|were|is|are) (it|they) (called|titled)\b"
+                 r"|\bname of the (report|resolution|document|book|programme|program|campaign|presentation|project|"
+                 r"initiative|exhibition|seminar|agreement|strategy|plan)\b", q):
+        return Want.TITLE
     if re.search(r"(^|[.!?]\s+)(according to \w+, )?who\b"
                  r"|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
                  r"|^\s*whose\b|\bwhom\b|\bname of the\b", q):
@@ -67,13 +73,13 @@ def wanted(question: str) -> Want:
 
 # People in news copy come with a title before the name or an office after it.
 _TITLES = (
-    r"(?:Ambassador|President|Minister|Secretary|General|Chairman|Chairwoman|Chair|Director|Head|Deputy|"
+    r"(?:Ambassador|President|Prime Minister|Minister|Secretary|General|Chairman|Chairwoman|Chair|Director|Head|Deputy|"
     r"Premier|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Professor|Prof\.?|Envoy|Counsellor|Member|Governor|Mayor|Senator|"
     r"Representative|Chief|Commissioner|Spokesperson|Spokesman|Uncle|King|Queen|Prince|Pope)"
 )
 _CAP = r"[A-Z][a-zà-ỹ’'-]+"
 _PERSON = re.compile(
-    rf"\b{_TITLES}(?:[- ]{_CAP})*?\s+(?P<a>{_CAP}(?:\s+{_CAP}){{1,4}})"
+    rf"\b{_TITLES}(?:[- ]{_CAP})*?(?:\s+of\s+(?:the\s+)?{_CAP}(?:\s+{_CAP})*?)?\s+(?P<a>{_CAP}(?:\s+{_CAP}){{1,4}})"
     rf"|(?P<b>{_CAP}(?:\s+{_CAP}){{1,4}}),\s+(?:the\s+|a\s+)?{_TITLES}"
 )
 _PLACE = re.compile(rf"\b(?:in|at|from)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)")
@@ -207,8 +213,21 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
         return [m.span() for m in _DATE.finditer(text)
                 if _is_new(m.group(0), question) and (deadline or not fold(m.group(0)).startswith("by "))]
     if want is Want.PERSON:
-        return [m.span("a") if m.group("a") else m.span("b") for m in _PERSON.finditer(text)
-                if _is_new(m.group("a") or m.group("b"), question)]
+        names = [(m.span("a") if m.group("a") else m.span("b"), m.group("a") or m.group("b"))
+                 for m in _PERSON.finditer(text)]
+        found = [span for span, name in names if _is_new(name, question) and not _ORG_WORD.search(name)]
+        role = _role(question)
+        at = fold(text).find(role) if role else -1
+        if at >= 0:
+            # 'the name of the Prime Minister of Singapore': in a sentence that mentions that office, the
+            # answer is the name standing next to it, not another name further on.
+            found = [(s, e) for s, e in found if -40 <= s - (at + len(role)) <= 3 or 0 <= at - e <= 40]
+        return found
+    if want is Want.TITLE:
+        quoted = [m.span(1) for m in _QUOTED.finditer(text) if _is_new(m.group(1), question)]
+        named = [m.span() for m in _TITLED.finditer(text) if _is_new(m.group(0), question)
+                 and len(m.group(0).split()) >= 3 and m.start() > 0 and not _ORG_WORD.search(m.group(0))]
+        return quoted + named
     if want is Want.PLACE:
         return [m.span("p") for m in _PLACE.finditer(text)
                 if _is_new(m.group("p"), question) and not _ORG_WORD.search(m.group("p"))]
@@ -217,8 +236,7 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
 
 def people(text: str, question: str = "") -> set[str]:
     """Names of people in the text (by title or office) that the question does not already give."""
-    return {fold(m.group("a") or m.group("b")) for m in _PERSON.finditer(text)
-            if _is_new(m.group("a") or m.group("b"), question)}
+    return {fold(text[s:e]) for s, e in candidates(text, Want.PERSON, question)}
 
 
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "both": 2}
@@ -231,6 +249,20 @@ def people_asked(question: str) -> int:
     m = re.search(r"\b(?:which|what|name|who were the|who are the)\s+(two|three|four|five|both)((?:\s+[\w-]+){1,3})",
                   fold(question))
     return _NUMBERS[m.group(1)] if m and any(_PEOPLE.match(w) for w in m.group(2).split()) else 0
+
+
+_QUOTED = re.compile(r"[“\"«]([^”\"»]{8,})[”\"»]")
+_TITLED = re.compile(r"[A-Z][\w’'-]*(?:,?\s+(?:(?:of|and|for|to|on|in|the|a)\s+)*[A-Z][\w’'-]*)+")
+
+
+def _role(question: str) -> str:
+    """The office a person question describes: 'the Prime Minister of Singapore' in 'the name of the Prime Minister
+    of Singapore with whom...'; empty when it names none."""
+    m = re.search(r"\b(?:name of|who (?:is|was|are|were)) the ((?:[\w’'-]+\s+){0,5}?[\w’'-]+)"
+                  r"(?=\s+(?:with|who|whom|that|which|at|in|during|when)\b|\s*[,?]|$)", fold(question))
+    if not m or (not _PEOPLE.search(m.group(1)) and not re.search(r"minister|secretary|general|director", m.group(1))):
+        return ""
+    return m.group(1)
 
 
 def has_kind(text: str, want: Want, question: str = "") -> bool:
@@ -325,7 +357,7 @@ def score_sentences(
     known = [t for t in own_terms if t in marked and bm25.postings.get(t) is not None]
     # A name, date, place, span or count must stand near what was asked about; an amount or a rate
     # carries its own unit ('USD', '%') and is often worded far from the question ('growth' for 'expansion').
-    proximal = want in (Want.DATE, Want.PERSON, Want.PLACE, Want.DURATION) or bool(counted(question)[0])
+    proximal = want in (Want.DATE, Want.PERSON, Want.PLACE, Want.DURATION, Want.TITLE) or bool(counted(question)[0])
     # Names the question gives to say whose words it means ('in Mai Phan Dung's retrospective') are
     # usually said once per article, not in the sentence that answers: half credit to every sentence
     # of an article that names them.
