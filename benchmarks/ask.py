@@ -40,7 +40,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa_bot.cite import compose
 from qa_bot.config import Settings
-from qa_bot.engines.extractive import select
 from qa_bot.evidence import score_sentences
 from qa_bot.lexical import terms
 from qa_bot.pipeline import QABot, clean_question
@@ -103,7 +102,7 @@ def stage_breakdown(
                 text, found.query, found.passages, found.query_vector, vectors, found.bm25
             )
             t = add("score_sentences", t)
-            chosen = select(text, ranked)
+            chosen = bot.select(text, query, found, ranked)
             t = add("select", t)
             if not chosen.abstained:
                 compose(chosen.evidence)

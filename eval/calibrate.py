@@ -1,6 +1,6 @@
 """Sweep the extractive engine's abstention thresholds over eval/questions.jsonl (prints a table).
 
-Usage: .venv/bin/python eval/calibrate.py [--questions eval/questions.jsonl] [--top 15]
+Usage: .venv/bin/python eval/calibrate.py [--questions eval/questions.jsonl [more.jsonl ...]] [--top 15]
 
 Retrieval and sentence scoring run once per question; only select() is re-run per grid point, with
 MIN_COVERAGE / MIN_SCORE of qa_bot.engines.extractive patched for the call and restored after.
@@ -20,26 +20,26 @@ from qa_bot.evaluate import facts_ok, load_questions
 from qa_bot.pipeline import QABot, clean_question
 from qa_bot.retrieve import condense, normalize_history
 
-COVERAGES = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
-SCORES = [0.25, 0.3, 0.35, 0.38, 0.4, 0.42, 0.45, 0.5, 0.55]
+COVERAGES = [0.0, 0.1, 0.2, 0.3]
+SCORES = [0.15, 0.18, 0.2, 0.22, 0.25, 0.28, 0.3, 0.35, 0.4]
 
 
 def main() -> int:
     """Print abstention recall, false-abstention rate and fact accuracy per threshold pair."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, nargs="+", default=[Path("eval/questions.jsonl")])
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
 
     bot = QABot()
     bot.ensure_store()
-    questions = load_questions(args.questions)
+    questions = [q for path in args.questions for q in load_questions(path)]
     prepared = []
     for q in questions:
         text = clean_question(q["question"], bot.settings.max_question_chars)
-        found = bot._search(condense(text, normalize_history(q["history"] or None)), bot.settings.k)
-        ranked, _ = bot._evidence(text, found)
-        prepared.append((q, text, ranked))
+        query = condense(text, normalize_history(q["history"] or None))
+        found, ranked, _ = bot._search_and_score(query, bot.settings.k, text)
+        prepared.append((q, text, query, found, ranked))
 
     saved = extractive.MIN_COVERAGE, extractive.MIN_SCORE
     rows = []
@@ -48,8 +48,8 @@ def main() -> int:
         for cov, score in grid:
             extractive.MIN_COVERAGE, extractive.MIN_SCORE = cov, score
             right_abst = false_abst = correct = 0
-            for q, text, ranked in prepared:
-                chosen = extractive.select(text, ranked)
+            for q, text, query, found, ranked in prepared:
+                chosen = bot.select(text, query, found, ranked)
                 if q["answerable"]:
                     false_abst += chosen.abstained
                     if not chosen.abstained:

@@ -20,7 +20,7 @@ from langchain_core.runnables import Runnable
 from qa_bot import engines
 from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
-from qa_bot.engines.extractive import WEAK_SCORE, select
+from qa_bot.engines.extractive import WEAK_SCORE, Selection, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, head_terms, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
@@ -176,14 +176,16 @@ class QABot:
         return Answer(question=question, text=text, abstained=True, backend=backend, query=query,
                       warnings=warnings, closest=closest, timings=timings, support=round(support, 4))
 
+    def select(self, question: str, query: str, found: Retrieval, ranked: list[Evidence]) -> Selection:
+        """The extractive engine's choice of sentences for a searched and scored question."""
+        unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
+        return select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
+                      parts=found.parts, head=head_terms(question))
+
     def _extractive(self, question: str, query: str, found: Retrieval, ranked: list[Evidence],
                     backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         started = time.perf_counter()
-        unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
-        parts = found.parts
-        chosen = select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
-                        parts=parts,
-                        head=head_terms(question))
+        chosen = self.select(question, query, found, ranked)
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         if chosen.abstained:
             return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
@@ -227,6 +229,7 @@ class QABot:
         started = time.perf_counter()
         query = condense(text, pairs)
         found, ranked, vectors = self._search_and_score(query, k, text)
+        query = found.query  # with any earlier answer a two-hop part was searched with: shown as 'searched for'
         timings["retrieve"] = time.perf_counter() - started
         if name == engines.EXTRACTIVE:
             answer = self._extractive(text, query, found, ranked, name, (), timings)
