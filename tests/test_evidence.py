@@ -7,6 +7,7 @@ import pytest
 
 from qa_bot.evidence import (
     Want,
+    acronyms,
     candidates,
     counted,
     has_kind,
@@ -163,3 +164,8 @@ def test_titles_are_quoted_or_capitalised_names_of_things() -> None:
     assert not has_kind("The session adopted two Resolutions drafted by Vietnam.", Want.TITLE, q)
     assert not has_kind("Vietnam sits on the United Nations Human Rights Council.", Want.TITLE, q)
     assert has_kind("It adopted “Promoting the Rights of Persons with Disabilities” unanimously.", Want.TITLE, q)
+
+
+def test_acronyms_of_spelled_out_names() -> None:
+    assert {"un", "wto"} <= acronyms("the United Nations and the World Trade Organization met")
+    assert "un" not in acronyms("Vietnam and Laos met in Hanoi")

@@ -180,7 +180,7 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
         if head:
             # 'How many foreign delegations' wants a number standing before 'delegations', in a
             # sentence that also says 'foreign': not any number, nor delegations of another kind.
-            own = set(terms(text))
+            own = set(terms(text)) | acronyms(text)
             if not all(_has_term(m, own, text) for m in modifiers):
                 return []
             words = list(re.finditer(r"[\w.,’'-]+", cardinal))
@@ -389,7 +389,7 @@ def score_sentences(
                 continue
             seen.add(key)
             text = p.text[s - p.start : e - p.start]
-            own = set(terms(text))
+            own = set(terms(text)) | acronyms(text)
             # A follow-up's own words count as much as the conversation it was resolved with.
             cov = max(coverage(q_terms, own, bm25), coverage(own_terms, own, bm25)) if own_terms else coverage(
                 q_terms, own, bm25)
@@ -409,6 +409,17 @@ def score_sentences(
             out.append(Evidence(p, s, e, text, round(score, 4), round(dense, 4), round(cov, 4), fits, focus,
                                 frozenset(own), round(near, 4)))
     out.sort(key=lambda ev: -ev.score)
+    return out
+
+
+def acronyms(text: str) -> set[str]:
+    """Initials of the capitalised names in the text ('United Nations' -> 'un'), so a question saying
+    'UN' covers a sentence that spells it out."""
+    out = set()
+    for run in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+", text):
+        words = re.findall(r"[A-Z][\w’'-]*", run.group(0))
+        if len(words) >= 2:
+            out.add("".join(w[0] for w in words).lower())
     return out
 
 
