@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from qa_bot.evidence import (
+    _ANAPHORIC,
     Want,
     acronyms,
     candidates,
@@ -169,3 +170,44 @@ def test_titles_are_quoted_or_capitalised_names_of_things() -> None:
 def test_acronyms_of_spelled_out_names() -> None:
     assert {"un", "wto"} <= acronyms("the United Nations and the World Trade Organization met")
     assert "un" not in acronyms("Vietnam and Laos met in Hanoi")
+
+
+def test_single_quoted_title() -> None:
+    q = "What was the name of the photo exhibition staged in Geneva?"
+    assert wanted(q) is Want.TITLE
+    assert has_kind("Photo exhibition 'Vietnam – Identity, Humanity, and Integration' in Geneva.", Want.TITLE, q)
+    assert not has_kind("Vietnam's Mission held it in Geneva's centre.", Want.TITLE, q)
+
+
+def test_another_congress_is_no_answer() -> None:
+    q = "What was the theme of the 13th National Party Congress?"
+    bm25 = BM25([terms("theme congress"), terms("national party"), terms("other")])
+    sentence = 'The 14th National Party Congress, with the theme "Unite to achieve the goals by 2030", opened.'
+    spans = candidates(sentence, Want.TITLE, q)
+    assert spans
+    assert near_coverage(sentence, spans, terms(q), bm25, question=q) == 0.0
+    same = sentence.replace("14th", "13th")
+    assert near_coverage(same, candidates(same, Want.TITLE, q), terms(q), bm25, question=q) > 0.3
+
+
+def test_which_years_and_which_country() -> None:
+    assert wanted("In which years did Vietnam serve on the Council?") is Want.DATE
+    q = "Which country's prime minister did To Lam call?"
+    assert wanted(q) is Want.PLACE
+    assert has_kind("To Lam called the Prime Minister of Singapore.", Want.PLACE, q)
+    city = "In which city will the conference be held?"
+    assert not has_kind("Vietnam chairs the Review Conference of Nuclear Weapons States.", Want.PLACE, city)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["This constructive approach helps Vietnam.", "Operating on the frontlines, they are expected to report.",
+     "For example, a conference on health will be held.", "These are key areas."],
+)
+def test_pointing_openers(sentence: str) -> None:
+    assert _ANAPHORIC.match(sentence)
+
+
+@pytest.mark.parametrize("sentence", ["This year, Vietnam chairs the conference.", "Vietnam said this is key."])
+def test_not_pointing_openers(sentence: str) -> None:
+    assert not _ANAPHORIC.match(sentence)

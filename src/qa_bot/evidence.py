@@ -55,18 +55,18 @@ def wanted(question: str) -> Want:
     if re.search(r"\bhow (many|much|large|big)\b|\bworth\b"
                  r"|\bwhat\b[^?]{0,40}\b(number|percentage|share|amount|figure|rate|budget|cost|price|total|sum)\b", q):
         return Want.NUMBER
-    if re.search(r"\bwhen\b|\bwhat (date|year|month|day|time)\b|\bwhich (date|year|month|day)\b|\bon what date\b", q):
+    if re.search(r"\bwhen\b|\b(what|which) (dates?|years?|months?|days?|time)\b|\bon what date\b", q):
         return Want.DATE
     if re.search(r"\b(title|titles|theme|slogan|motto)s? (of|for)\b"
                  r"|\bwhat (was|were|is|are) (it|they) (called|titled)\b"
-                 r"|\bname of the (report|resolution|document|book|programme|program|campaign|presentation|project|"
-                 r"initiative|exhibition|seminar|agreement|strategy|plan)\b", q):
+                 r"|\bname of the (?:[\w-]+ ){0,2}(report|resolution|document|book|programme|program|campaign|"
+                 r"presentation|project|initiative|exhibition|seminar|agreement|strategy|plan)\b", q):
         return Want.TITLE
     if re.search(r"(^|[.!?]\s+)(according to \w+, )?who\b"
                  r"|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
-                 r"|^\s*whose\b|\bwhom\b|\bname of the\b", q):
+                 r"|^\s*whose\b|\bwhom\b|\bname of the (?:[\w-]+ ){0,3}?(?:" + _PEOPLE.pattern + ")", q):
         return Want.PERSON
-    if re.search(r"\b(in|at) which (city|country|capital|town|place)\b|\bwhere (is|was|will|did|does|do)\b", q):
+    if re.search(r"\b(which|what) (city|country|capital|town|place|nation)\b|\bwhere (is|was|will|did|does|do)\b", q):
         return Want.PLACE
     return Want.ANY
 
@@ -82,7 +82,7 @@ _PERSON = re.compile(
     rf"\b{_TITLES}(?:[- ]{_CAP})*?(?:\s+of\s+(?:the\s+)?{_CAP}(?:\s+{_CAP})*?)?\s+(?P<a>{_CAP}(?:\s+{_CAP}){{1,4}})"
     rf"|(?P<b>{_CAP}(?:\s+{_CAP}){{1,4}}),\s+(?:the\s+|a\s+)?{_TITLES}"
 )
-_PLACE = re.compile(rf"\b(?:in|at|from)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)")
+_PLACE = re.compile(rf"\b(?P<by>in|at|from|of)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)")
 _MONTH_DAY = re.compile(r"\b(?:" + "|".join(_MONTHS.split()) + r")\s+\d{1,2}\b", re.IGNORECASE)
 
 
@@ -224,13 +224,17 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
             found = [(s, e) for s, e in found if -40 <= s - (at + len(role)) <= 3 or 0 <= at - e <= 40]
         return found
     if want is Want.TITLE:
-        quoted = [m.span(1) for m in _QUOTED.finditer(text) if _is_new(m.group(1), question)]
+        quoted = [m.span(1) if m.group(1) else m.span(2) for m in _QUOTED.finditer(text)
+                  if _is_new(m.group(1) or m.group(2), question)]
         named = [m.span() for m in _TITLED.finditer(text) if _is_new(m.group(0), question)
                  and len(m.group(0).split()) >= 3 and m.start() > 0 and not _ORG_WORD.search(m.group(0))]
         return quoted + named
     if want is Want.PLACE:
+        # 'of' names a country only as 'the Prime Minister of Singapore' does, for a 'which country' question.
+        countries = bool(re.search(r"\b(country|nation)", fold(question)))
         return [m.span("p") for m in _PLACE.finditer(text)
-                if _is_new(m.group("p"), question) and not _ORG_WORD.search(m.group("p"))]
+                if _is_new(m.group("p"), question) and not _ORG_WORD.search(m.group("p"))
+                and (m.group("by") != "of" or countries)]
     return [(0, len(text))]
 
 
@@ -251,7 +255,7 @@ def people_asked(question: str) -> int:
     return _NUMBERS[m.group(1)] if m and any(_PEOPLE.match(w) for w in m.group(2).split()) else 0
 
 
-_QUOTED = re.compile(r"[“\"«]([^”\"»]{8,})[”\"»]")
+_QUOTED = re.compile(r"[“\"«]([^”\"»]{8,})[”\"»]|(?<!\w)['‘]([^'’]{8,}?)['’](?!\w)")
 _TITLED = re.compile(r"[A-Z][\w’'-]*(?:,?\s+(?:(?:of|and|for|to|on|in|the|a)\s+)*[A-Z][\w’'-]*)+")
 
 
@@ -283,9 +287,13 @@ def _acronym_in(term: str, text: str) -> bool:
 
 FOCUS_SHARE = 0.4
 # A sentence whose subject points back ('These are...', 'This shows...') leans on the one before it.
-_ANAPHORIC = re.compile(r"^\W*(?:These|Those|They|Such|This|It)\s+(?:are|were|is|was|will|would|have|has|had|"
-                        r"include|includes|reflect|reflects|show|shows|demonstrate|demonstrates|mean|means|marks?|"
-                        r"represents?|remains?|also|all)\b|^\W*(?:For example|For instance|Specifically|Namely),")
+_ANAPHORIC = re.compile(
+    r"^\W*(?:These|Those|Such|This)\b(?!\s+(?:year|month|week|morning|afternoon|evening|time)\b)"
+    r"|^\W*(?:They|It)\s+(?:are|were|is|was|will|would|have|has|had|include|includes|reflect|reflects|show|shows|"
+    r"demonstrate|demonstrates|mean|means|marks?|represents?|remains?|also|all)\b"
+    r"|^\W*(?:For example|For instance|Specifically|Namely),"
+    r"|^[^,.]{3,60},\s+(?:they|he|she|it|this|these)\s+(?:are|is|was|were|will|would|have|has|had|also|must|should)\b"
+)
 # Share of the question (by IDF) that must sit within reach of a typed candidate answer.
 NEAR_SHARE = 0.05
 
@@ -326,15 +334,24 @@ def coverage(q_terms: list[str], sentence_terms: set[str], bm25: BM25) -> float:
     return have / total if total else 0.0
 
 
-def near_coverage(text: str, spans: list[tuple[int, int]], q_terms: list[str], bm25: BM25, reach: int = 80) -> float:
+_ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
+
+
+def near_coverage(
+    text: str, spans: list[tuple[int, int]], q_terms: list[str], bm25: BM25, reach: int = 80, question: str = ""
+) -> float:
     """How much of the question sits close to a candidate answer (classic answer-proximity in QA).
 
     A date forty words away from what was asked about answers something else.
     """
     best = 0.0
+    asked = set(_ORDINAL.findall(question)) if question else set()
     for s, e in spans:
-        window = set(terms(text[max(0, s - reach) : e + reach]))
-        best = max(best, coverage(q_terms, window, bm25))
+        nearby = text[max(0, s - reach) : e + reach]
+        told = set(_ORDINAL.findall(nearby))
+        if asked and told and not asked & told:
+            continue  # the theme of the 14th Congress does not answer for the 13th
+        best = max(best, coverage(q_terms, set(terms(nearby)), bm25))
     return best
 
 
@@ -399,8 +416,8 @@ def score_sentences(
             ctx = coverage(q_terms, passage_terms, bm25)
             spans = candidates(text, want, question)
             fits = bool(spans)
-            near = max(near_coverage(text, spans, own_terms, bm25), near_coverage(text, spans, q_terms, bm25)) if (
-                fits and proximal) else 1.0
+            near = max(near_coverage(text, spans, own_terms, bm25, question=question),
+                       near_coverage(text, spans, q_terms, bm25, question=question)) if fits and proximal else 1.0
             score = (0.45 * dense + 0.4 * cov + 0.15 * ctx + (0.05 if fits else -0.05)) * (
                 0.5 + 0.5 * KIND_WEIGHT.get(p.kind, 0.5)
             ) - 0.01 * rank
