@@ -64,7 +64,7 @@ def wanted(question: str) -> Want:
         return Want.TITLE
     if re.search(r"(^|[.!?]\s+)(according to \w+, )?who\b"
                  r"|\bwho (is|was|are|were|heads|leads|chairs|chaired|said|serves|served)\b"
-                 r"|^\s*whose\b|\bwhom\b|\bname of the (?:[\w-]+ ){0,3}?(?:" + _PEOPLE.pattern + ")", q):
+                 r"|^\s*whose\b|\bwhom\b|\bname of the (?:[\w-]+ ){0,5}?(?:" + _PEOPLE.pattern + ")", q):
         return Want.PERSON
     if re.search(r"\b(which|what) (city|country|capital|town|place|nation)\b|\bwhere (is|was|will|did|does|do)\b", q):
         return Want.PLACE
@@ -83,6 +83,7 @@ _PERSON = re.compile(
     rf"|(?P<b>{_CAP}(?:\s+{_CAP}){{1,4}}),\s+(?:the\s+|a\s+)?{_TITLES}"
 )
 _PLACE = re.compile(rf"\b(?P<by>in|at|from|of)\s+(?:the\s+)?(?P<p>{_CAP}(?:\s+{_CAP})*)")
+_DAY_MONTH = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:" + "|".join(_MONTHS.split()) + r")\b", re.IGNORECASE)
 _MONTH_DAY = re.compile(r"\b(?:" + "|".join(_MONTHS.split()) + r")\s+\d{1,2}\b", re.IGNORECASE)
 
 
@@ -210,18 +211,23 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
         return [m.span() for m in _DURATION.finditer(text) if _is_new(m.group(0), question)]
     if want is Want.DATE:
         deadline = _deadline_asked(question)
-        return [m.span() for m in _DATE.finditer(text)
-                if _is_new(m.group(0), question) and (deadline or not fold(m.group(0)).startswith("by "))]
+        found = [m.span() for m in _DATE.finditer(text)
+                 if _is_new(m.group(0), question) and (deadline or not fold(m.group(0)).startswith("by "))]
+        if re.search(r"\b(what|which) (date|day)\b", fold(question)):
+            # 'On what date' is not answered by 'later this year': a day of a month is.
+            days = [m.span() for m in _MONTH_DAY.finditer(text)] + [m.span() for m in _DAY_MONTH.finditer(text)]
+            found = [(s, e) for s, e in found if any(ds <= e and s <= de for ds, de in days)]
+        return found
     if want is Want.PERSON:
         names = [(m.span("a") if m.group("a") else m.span("b"), m.group("a") or m.group("b"))
                  for m in _PERSON.finditer(text)]
         found = [span for span, name in names if _is_new(name, question) and not _ORG_WORD.search(name)]
-        role = _role(question)
-        at = fold(text).find(role) if role else -1
-        if at >= 0:
+        place = _locate(text, _role(question))
+        if place is not None:
             # 'the name of the Prime Minister of Singapore': in a sentence that mentions that office, the
             # answer is the name standing next to it, not another name further on.
-            found = [(s, e) for s, e in found if -40 <= s - (at + len(role)) <= 3 or 0 <= at - e <= 40]
+            at, end = place
+            found = [(s, e) for s, e in found if -40 <= s - end <= 3 or 0 <= at - e <= 40]
         return found
     if want is Want.TITLE:
         quoted = [m.span(1) if m.group(1) else m.span(2) for m in _QUOTED.finditer(text)
@@ -267,6 +273,25 @@ def _role(question: str) -> str:
     if not m or (not _PEOPLE.search(m.group(1)) and not re.search(r"minister|secretary|general|director", m.group(1))):
         return ""
     return m.group(1)
+
+
+def _locate(text: str, role: str) -> tuple[int, int] | None:
+    """Where the text names the office, in any word order ('Vice President of the European Investment Bank'
+    for 'European Investment Bank Vice President'): the shortest span holding all its words."""
+    wanted_terms = set(terms(role))
+    if not wanted_terms:
+        return None
+    words = [(m.start(), m.end(), t) for m in re.finditer(r"[\w’'-]+", text) for t in terms(m.group(0))[:1]]
+    best: tuple[int, int] | None = None
+    for i, (start, _, _) in enumerate(words):
+        missing = set(wanted_terms)
+        for _, end, term in words[i:]:
+            missing.discard(term)
+            if not missing:
+                if end - start <= len(role) + 40 and (best is None or end - start < best[1] - best[0]):
+                    best = (start, end)
+                break
+    return best
 
 
 def has_kind(text: str, want: Want, question: str = "") -> bool:
@@ -375,6 +400,7 @@ def score_sentences(
     # A name, date, place, span or count must stand near what was asked about; an amount or a rate
     # carries its own unit ('USD', '%') and is often worded far from the question ('growth' for 'expansion').
     proximal = want in (Want.DATE, Want.PERSON, Want.PLACE, Want.DURATION, Want.TITLE) or bool(counted(question)[0])
+    asked_names = question_names(question)
     # Names the question gives to say whose words it means ('in Mai Phan Dung's retrospective') are
     # usually said once per article, not in the sentence that answers: half credit to every sentence
     # of an article that names them.
@@ -418,6 +444,10 @@ def score_sentences(
             fits = bool(spans)
             near = max(near_coverage(text, spans, own_terms, bm25, question=question),
                        near_coverage(text, spans, q_terms, bm25, question=question)) if fits and proximal else 1.0
+            if fits and not proximal and want is Want.NUMBER and asked_names:
+                # An amount or a rate carries its unit, but its sentence must still name someone the question
+                # names: 'how much did the WHO give' is not answered by what the diaspora gave.
+                near = 1.0 if asked_names & set(tokens(text)) else 0.0
             score = (0.45 * dense + 0.4 * cov + 0.15 * ctx + (0.05 if fits else -0.05)) * (
                 0.5 + 0.5 * KIND_WEIGHT.get(p.kind, 0.5)
             ) - 0.01 * rank
@@ -427,6 +457,13 @@ def score_sentences(
                                 frozenset(own), round(near, 4)))
     out.sort(key=lambda ev: -ev.score)
     return out
+
+
+def question_names(question: str) -> set[str]:
+    """Folded names in a question: capitalised words after the first, and acronyms even when they
+    spell a small word ('WHO', 'US')."""
+    caps = {fold(w) for w in re.findall(r"\b[A-Z]{2,}\b", question)}
+    return names_in(question) | caps
 
 
 def acronyms(text: str) -> set[str]:

@@ -24,7 +24,7 @@ from qa_bot.engines.extractive import WEAK_SCORE, Selection, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, head_terms, query_terms, score_sentences
 from qa_bot.ingest import Progress, ingest
-from qa_bot.lexical import tokens
+from qa_bot.lexical import fold, tokens
 from qa_bot.multihop import decompose, points_back, resolve_parts
 from qa_bot.prompts import load_prompts
 from qa_bot.retrieve import (
@@ -179,7 +179,10 @@ class QABot:
     def select(self, question: str, query: str, found: Retrieval, ranked: list[Evidence]) -> Selection:
         """The extractive engine's choice of sentences for a searched and scored question."""
         unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
-        return select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown_numbers=unknown,
+        spelled = self.index.snapshot().acronyms
+        unknown += [a for a in re.findall(r"\b[A-Z]{2,}\b", question)
+                    if fold(a) not in found.bm25.postings and fold(a) not in spelled]
+        return select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown=unknown,
                       parts=found.parts, head=head_terms(question))
 
     def _extractive(self, question: str, query: str, found: Retrieval, ranked: list[Evidence],

@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 
 from qa_bot.cite import MARKER
 from qa_bot.corpus import KIND_WEIGHT, sentence_id
+from qa_bot.evidence import acronyms
 from qa_bot.lexical import BM25, LEXICAL_VERSION, STOPWORDS, fold, terms, tokens
 from qa_bot.store import Store
 from qa_bot.types import Passage
@@ -37,6 +38,7 @@ class Snapshot:
     position: dict[str, int]
     bm25: BM25
     by_sentence: dict[tuple[str, int, int], list[int]]
+    acronyms: frozenset[str] = frozenset()  # initials of the names the articles spell out ('un')
 
 
 class Index:
@@ -109,7 +111,8 @@ class Index:
             for s, e in p.sentences:
                 by_sentence.setdefault((p.source_id, s, e), []).append(i)
         snap = Snapshot(
-            version, passages, {p.id: i for i, p in enumerate(passages)}, BM25(docs_terms), by_sentence
+            version, passages, {p.id: i for i, p in enumerate(passages)}, BM25(docs_terms), by_sentence,
+            frozenset().union(*(acronyms(p.text) for p in passages)),
         )
         log.info("loaded %d passages in %.2fs", len(passages), time.perf_counter() - started)
         return snap

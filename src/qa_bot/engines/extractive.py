@@ -54,14 +54,15 @@ def supported(best: Evidence) -> bool:
 
 def select(
     question: str, ranked: list[Evidence], max_sentences: int = 3, ratio: float = 0.75,
-    q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown_numbers: Sequence[str] = (),
+    q_terms: Sequence[str] = (), idf: Callable[[str], float] | None = None, unknown: Sequence[str] = (),
     parts: Sequence[str] = (), head: Sequence[str] = (),
 ) -> Selection:
     """The best sentence, plus runners-up that are nearly as good or cover what it leaves out."""
     if not ranked:
         return Selection((), True, 0.0)
-    if unknown_numbers:
-        # The question presupposes a number ('the 11th conference') the articles never mention.
+    if unknown:
+        # The question presupposes a number ('the 11th conference') or names a body ('GDP', 'FIFA')
+        # that the articles never mention.
         return Selection((), True, ranked[0].score)
     # A question that asks for a number, date, name or place is answered only by a sentence holding
     # one the question does not already contain, in a passage that mentions the question's focus.
