@@ -15,6 +15,7 @@ from qa_bot.evidence import (
     head_terms,
     near_coverage,
     people_asked,
+    question_names,
     score_sentences,
     wanted,
 )
@@ -211,3 +212,23 @@ def test_pointing_openers(sentence: str) -> None:
 @pytest.mark.parametrize("sentence", ["This year, Vietnam chairs the conference.", "Vietnam said this is key."])
 def test_not_pointing_openers(sentence: str) -> None:
     assert not _ANAPHORIC.match(sentence)
+
+
+def test_what_date_wants_a_day() -> None:
+    q = "On what date will the conference on health be held?"
+    assert not has_kind("Later this year, a conference on health will be held.", Want.DATE, q)
+    assert has_kind("The conference on health will be held on September 25 this year.", Want.DATE, q)
+    assert has_kind("Later this year, a conference on health will be held.", Want.DATE, "When will it be held?")
+
+
+def test_office_found_in_any_word_order() -> None:
+    q = "What is the name of the European Investment Bank Vice President who visited Vietnam?"
+    assert wanted(q) is Want.PERSON
+    listed = ("Visits by the Deputy Secretary-General of UNCTAD, Vice President of the European Investment Bank "
+              "(EIB), and Director Tran Van Nam of the Institute.")
+    assert not has_kind(listed, Want.PERSON, q)
+    assert has_kind("Vice President of the European Investment Bank Anna Berg visited.", Want.PERSON, q)
+
+
+def test_question_names_keep_acronyms_that_spell_small_words() -> None:
+    assert {"who", "vietnam"} <= question_names("How much did the WHO give Vietnam?")

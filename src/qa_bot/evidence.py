@@ -219,9 +219,18 @@ def candidates(text: str, want: Want, question: str = "") -> list[tuple[int, int
             found = [(s, e) for s, e in found if any(ds <= e and s <= de for ds, de in days)]
         return found
     if want is Want.PERSON:
-        names = [(m.span("a") if m.group("a") else m.span("b"), m.group("a") or m.group("b"))
-                 for m in _PERSON.finditer(text)]
-        found = [span for span, name in names if _is_new(name, question) and not _ORG_WORD.search(name)]
+        found = []
+        for m in _PERSON.finditer(text):
+            (start, end), name = (m.span("a"), m.group("a")) if m.group("a") else (m.span("b"), m.group("b"))
+            bodies = list(_ORG_WORD.finditer(name))
+            if bodies:
+                # 'Vice President of the European Investment Bank Anna Berg': the name is what follows the body.
+                start += bodies[-1].end() + 1
+                name = text[start:end]
+                if len(name.split()) < 2:
+                    continue
+            if _is_new(name, question):
+                found.append((start, end))
         place = _locate(text, _role(question))
         if place is not None:
             # 'the name of the Prime Minister of Singapore': in a sentence that mentions that office, the
