@@ -163,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the evaluation question set")
     p.add_argument("--backend", default=None)
     p.add_argument("--k", type=int, default=None)
-    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--questions", type=Path, nargs="+", default=[Path("eval/questions.jsonl")],
+                   help="one or more question files, evaluated as one set")
     p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true")
     p.add_argument("--baseline", action="store_true", help="also run the LangChain tutorial pipeline")
-    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is under eval/thresholds.json")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is under its floor (or over its ceiling)")
+    p.add_argument("--thresholds", type=Path, help="the floors and ceilings for --gate (default eval/thresholds.json)")
     p.add_argument("--out", type=Path, default=Path("eval"), help="where reports are written")
     p.set_defaults(func=cmd_eval)
     return parser

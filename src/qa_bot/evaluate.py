@@ -790,7 +790,10 @@ def main(args: argparse.Namespace) -> int:
         k=getattr(args, "k", None),
     )
     backend, k = settings.backend, settings.k
-    questions = load_questions(Path(args.questions))
+    files = args.questions if isinstance(args.questions, (list, tuple)) else [args.questions]
+    questions = [q for path in files for q in load_questions(Path(path))]
+    if len({q["id"] for q in questions}) != len(questions):
+        raise ConfigError("question ids repeat across the question files")
     texts = Texts(settings.seeds_dir)
     missing = [m for q in questions for m in evidence_spans(q, texts)[1]]
     for message in missing:
@@ -833,7 +836,7 @@ def main(args: argparse.Namespace) -> int:
 
     report: dict[str, Any] = {
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "questions": str(args.questions),
+        "questions": ", ".join(str(path) for path in files),
         "seeds_dir": str(settings.seeds_dir),
         "n": len(questions),
         "answerable": sum(1 for q in questions if q["answerable"]),
