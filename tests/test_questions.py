@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {"questions.jsonl": 60, "holdout.jsonl": 36, "test.jsonl": 30, "final.jsonl": 30}  # file -> least number of questions
+# file -> the least number of questions it must hold
+SETS = {"questions.jsonl": 60, "holdout.jsonl": 36, "test.jsonl": 30, "final.jsonl": 30}
 SEEDS = ROOT / "seeds"
 TYPES = {"single", "list", "multi", "paraphrase", "followup", "unanswerable"}
 
