@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -52,8 +53,9 @@ def americanize(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match 'elections' with 'election'."""
+    """A light suffix stripper: enough to match 'elections' with 'election'. Cached: vocabularies are small."""
     if word.isdigit() or len(word) <= 3:
         return word
     word = americanize(word)
@@ -83,7 +85,13 @@ def tokens(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Index terms: folded, stemmed tokens without stop words."""
-    return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+    return list(_terms(text))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _terms(text: str) -> tuple[str, ...]:
+    # The same passages and sentences are read for question after question: cached by text.
+    return tuple(stem(t) for t in tokens(text) if t not in STOPWORDS)
 
 
 class BM25:
