@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -309,14 +310,8 @@ def has_kind(text: str, want: Want, question: str = "") -> bool:
 
 
 def _acronym_in(term: str, text: str) -> bool:
-    """Is 'un' spelled out in the text ('United Nations')? Initials of capitalised runs, small words skipped."""
-    if len(term) < 2 or not term.isalpha():
-        return False
-    for run in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+", text):
-        initials = "".join(w[0] for w in re.findall(r"[A-Z][\w’'-]*", run.group(0))).lower()
-        if term in initials:
-            return True
-    return False
+    """Is 'un' spelled out in the text ('United Nations', or 'UN' inside 'United Nations Security Council')?"""
+    return len(term) >= 2 and term.isalpha() and any(term in initials for initials in acronyms(text))
 
 
 FOCUS_SHARE = 0.4
@@ -475,15 +470,19 @@ def question_names(question: str) -> set[str]:
     return names_in(question) | caps
 
 
-def acronyms(text: str) -> set[str]:
+@functools.lru_cache(maxsize=20_000)
+def acronyms(text: str) -> frozenset[str]:
     """Initials of the capitalised names in the text ('United Nations' -> 'un'), so a question saying
     'UN' covers a sentence that spells it out."""
     out = set()
-    for run in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+", text):
+    for run in _CAPITAL_RUN.finditer(text):
         words = re.findall(r"[A-Z][\w’'-]*", run.group(0))
         if len(words) >= 2:
             out.add("".join(w[0] for w in words).lower())
-    return out
+    return frozenset(out)
+
+
+_CAPITAL_RUN = re.compile(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+")
 
 
 def numbers_in(text: str) -> set[str]:
