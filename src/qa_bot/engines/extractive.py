@@ -74,15 +74,29 @@ def select(
     best = pool[0]
     if not supported(best):
         return Selection((), True, best.score)
+    base = idf or (lambda _t: 1.0)
+    chosen = _runners_up(question, ranked, best, typed, base, q_terms, set(head), max_sentences, ratio)
+    _add_people(question, ranked, best, chosen)
+    for resolved in parts:
+        _add_part(resolved, ranked, best, chosen, base)
+    chosen.sort(key=lambda ev: (ev.passage.source_id != best.passage.source_id, ev.passage.source_id, ev.start))
+    return Selection(tuple(chosen), False, best.score)
+
+
+def _weighted(idf: Callable[[str], float], head: set[str]) -> Callable[[str], float]:
+    """Term weights: IDF, and more for what the question asks for ('which resolution')."""
+    return lambda term: idf(term) * (HEAD_BOOST if term in head else 1.0)
+
+
+def _runners_up(
+    question: str, ranked: list[Evidence], best: Evidence, typed: bool, idf: Callable[[str], float],
+    q_terms: Sequence[str], head: set[str], max_sentences: int, ratio: float,
+) -> list[Evidence]:
+    """The best sentence and those nearly as good, or covering question words it leaves out."""
     listing = bool(_LIST.search(question))
     limit = max_sentences + 1 if listing else max_sentences
-    base = idf or (lambda _t: 1.0)
-    wanted_kind = set(head)
-
-    def weight(term: str) -> float:
-        # What the question asks for ('which resolution') counts more than where it is said.
-        return base(term) * (HEAD_BOOST if term in wanted_kind else 1.0)
-
+    weight = _weighted(idf, head)
+    total = sum(weight(t) for t in q_terms) or 1.0
     uncovered = {t for t in q_terms if t not in best.terms}
     chosen = [best]
     seen = set(best.terms)
@@ -90,23 +104,25 @@ def select(
         if len(chosen) >= limit or ev.score < 0.5 * best.score:
             break
         words = set(ev.terms)
-        if repeats(ev, chosen):
+        if repeats(ev, chosen) or (words and len(words & seen) / len(words) > 0.7):
             continue
-        if words and len(words & seen) / len(words) > 0.7:
-            continue
-        total = sum(weight(t) for t in q_terms) or 1.0
         gain = sum(weight(t) for t in uncovered & words) / total
-        close = ev.score >= ratio * best.score and ev.coverage >= 0.5 * best.coverage
-        if typed and not listing:
-            close = False  # one name, date or number was asked for: a second one only confuses
+        # One name, date or number was asked for: a second one only confuses.
+        close = ev.score >= ratio * best.score and ev.coverage >= 0.5 * best.coverage and (listing or not typed)
         if not (close or gain >= 0.2):
             continue
         chosen.append(ev)
         seen |= words
         uncovered -= words
-    # 'Which two ambassadors...' is answered by sentences naming two of them.
+    return chosen
+
+
+def _add_people(question: str, ranked: list[Evidence], best: Evidence, chosen: list[Evidence]) -> None:
+    """'Which two ambassadors...' is answered by sentences naming two of them."""
     need = people_asked(question)
-    named = set().union(*(people(c.text, question) for c in chosen)) if need else set()
+    if not need:
+        return
+    named = set().union(*(people(c.text, question) for c in chosen))
     for ev in ranked[:25]:
         if len(named) >= need:
             break
@@ -114,40 +130,36 @@ def select(
         if new and ev.score >= 0.4 * best.score and ev not in chosen:
             chosen.append(ev)
             named |= new
-    # A multi-part question gets the sentence that best answers each part it asked, of the kind
-    # that part asks for ('..., and on what date...' wants a date).
-    # A part carrying an earlier part's answer ('that official' -> 'Nguyen Manh Cuong') is answered
-    # only by a sentence about that answer.
-    for resolved in parts:
-        part_text, bridge = split_bridge(resolved)
-        part = query_terms(part_text)
-        part_want = wanted(part_text)
-        part_head = set(head_terms(part_text))
 
-        def part_weight(term: str, part_head: set[str] = part_head) -> float:
-            return base(term) * (HEAD_BOOST if term in part_head else 1.0)
 
-        part_total = sum(part_weight(t) for t in part) or 1.0
-        about = set(query_terms(bridge)) - set(part) - _ORDINAL_SUFFIXES
+def _add_part(
+    resolved: str, ranked: list[Evidence], best: Evidence, chosen: list[Evidence], idf: Callable[[str], float]
+) -> None:
+    """The sentence that best answers one part of a multi-part question, of the kind that part asks for
+    ('..., and on what date...' wants a date). A part carrying an earlier part's answer ('that official'
+    -> 'Nguyen Manh Cuong') is answered only by a sentence about that answer."""
+    part_text, bridge = split_bridge(resolved)
+    part = query_terms(part_text)
+    want = wanted(part_text)
+    weight = _weighted(idf, set(head_terms(part_text)))
+    total = sum(weight(t) for t in part) or 1.0
+    about = set(query_terms(bridge)) - set(part) - _ORDINAL_SUFFIXES
 
-        def part_cover(ev: Evidence, part: Sequence[str] = part, part_total: float = part_total,
-                       about: set[str] = about, part_weight: Callable[[str], float] = part_weight) -> float:
-            if about and not about & ev.terms:
-                return 0.0
-            return sum(part_weight(t) for t in part if t in ev.terms) / part_total
+    def cover(ev: Evidence) -> float:
+        if about and not about & ev.terms:
+            return 0.0
+        return sum(weight(t) for t in part if t in ev.terms) / total
 
-        def answers(ev: Evidence, part_text: str = part_text, part_want: Want = part_want) -> bool:
-            return part_want is Want.ANY or has_kind(ev.text, part_want, part_text)
+    def answers(ev: Evidence) -> bool:
+        return want is Want.ANY or has_kind(ev.text, want, part_text)
 
-        if any(part_cover(c) >= 0.6 and answers(c) for c in chosen):
-            continue
-        candidates = [ev for ev in ranked[:25] if ev.score >= 0.4 * best.score and answers(ev)
-                      and not repeats(ev, chosen)]
-        if not candidates:
-            continue
-        pick = max(candidates, key=lambda ev: part_cover(ev) + 0.5 * ev.score)
-        # A sentence about the earlier answer needs less of the part's own words to be its answer.
-        if part_cover(pick) >= (0.1 if about else 0.4):
-            chosen.append(pick)
-    chosen.sort(key=lambda ev: (ev.passage.source_id != best.passage.source_id, ev.passage.source_id, ev.start))
-    return Selection(tuple(chosen), False, best.score)
+    if any(cover(c) >= 0.6 and answers(c) for c in chosen):
+        return
+    candidates = [ev for ev in ranked[:25]
+                  if ev.score >= 0.4 * best.score and answers(ev) and not repeats(ev, chosen)]
+    if not candidates:
+        return
+    pick = max(candidates, key=lambda ev: cover(ev) + 0.5 * ev.score)
+    # A sentence about the earlier answer needs less of the part's own words to be its answer.
+    if cover(pick) >= (0.1 if about else 0.4):
+        chosen.append(pick)
