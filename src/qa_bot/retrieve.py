@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense search in Chroma plus BM25, fused by rank, deduplicated, debris ranked down."""
+"""Hybrid retrieval: dense search in Chroma (passages and their sentences) plus BM25, fused by normalised
+score, deduplicated, debris ranked down."""
 
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def search(
     mmr_lambda: float = 0.7,
     sentence_level: bool = True,
 ) -> Retrieval:
-    """Top-k passages for the query by reciprocal-rank fusion of dense and BM25 rankings."""
+    """Top-k passages for the query: dense and BM25 scores, each normalised, fused convexly."""
     snap = index.snapshot()
     qv = np.asarray(index.embeddings.embed_query(query), dtype=np.float32)
     if not snap.passages:
