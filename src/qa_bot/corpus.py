@@ -23,7 +23,7 @@ KIND_WEIGHT = {
     "title": 0.9,
     "heading": 0.5,
     "caption": 0.55,
-    "related": 0.25,
+    "related": 0.4,
     "meta": 0.2,
 }
 
