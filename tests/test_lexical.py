@@ -73,3 +73,9 @@ def test_bm25_unseen_term_has_highest_idf() -> None:
 def test_bm25_empty_corpus() -> None:
     bm = BM25([])
     assert bm.scores(["x"]).shape == (0,)
+
+
+def test_enumeration_adverbs_meet_their_ordinals() -> None:
+    assert stem("firstly") == stem("first")
+    assert stem("secondly") == stem("second")
+    assert stem("families") == stem("family")
