@@ -91,19 +91,23 @@ _MONTH_DAY = re.compile(r"\b(?:" + "|".join(_MONTHS.split()) + r")\s+\d{1,2}\b",
 _AUX = frozenset("did does do is are was were has have had will would can could should may might".split())
 
 
+def _leading_phrase(text: str, limit: int) -> list[str]:
+    """The first words of a folded text, up to the first small word or auxiliary: the noun phrase."""
+    phrase: list[str] = []
+    for word in re.findall(r"[\w’'-]+", text)[:limit]:
+        if word in STOPWORDS or word in _AUX:
+            break
+        phrase.append(word)
+    return phrase
+
+
 def counted(question: str) -> tuple[str, tuple[str, ...]]:
     """What 'how many X' counts: the stem of its head noun and of the words before it.
 
     'How many foreign delegations attended...' counts 'delegation', qualified by 'foreign'.
     """
     m = re.search(r"\bhow many\s+(.*)", fold(question))
-    if not m:
-        return "", ()
-    phrase: list[str] = []
-    for word in re.findall(r"[\w’'-]+", m.group(1))[:4]:
-        if word in STOPWORDS or word in _AUX:
-            break
-        phrase.append(word)
+    phrase = _leading_phrase(m.group(1), 4) if m else []
     if not phrase:
         return "", ()
     plural = [i for i, w in enumerate(phrase) if re.search(r"[^su]s$|ies$", w) or w == "people"]
@@ -119,18 +123,7 @@ def head_terms(question: str) -> list[str]:
     m = re.search(r"\b(?:which|what)\s+(?:(?:kind|kinds|type|types|sort|sorts|form|forms) of\s+)?(.*)", fold(question))
     if not m:
         return []
-    phrase: list[str] = []
-    for word in re.findall(r"[\w’'-]+", m.group(1))[:5]:
-        if word in STOPWORDS or word in _AUX:
-            break
-        phrase.append(word)
-    return [t for t in terms(" ".join(phrase)) if t not in QUESTION_WORDS]
-
-
-def counted_noun(question: str) -> list[str]:
-    """The stems of what 'how many X' counts, head noun first."""
-    head, modifiers = counted(question)
-    return [head, *modifiers] if head else []
+    return [t for t in terms(" ".join(_leading_phrase(m.group(1), 5))) if t not in QUESTION_WORDS]
 
 
 _ORDINAL_OR_YEAR = re.compile(r"\b\d+(?:st|nd|rd|th)\b|\b(?:19|20)\d\d\b(?:\s*[–-]\s*(?:19|20)?\d\d\b)?")
@@ -408,16 +401,15 @@ def score_sentences(
     # Names the question gives to say whose words it means ('in Mai Phan Dung's retrospective') are
     # usually said once per article, not in the sentence that answers: half credit to every sentence
     # of an article that names them.
+    said = [(set(terms(p.text)), set(terms(p.title))) for p in passages]
     named: dict[str, set[str]] = {}
-    for p in passages:
-        held = named.setdefault(p.source_id, set())
-        held |= {t for t in known if t in set(terms(p.text)) | set(terms(p.title))}
+    for p, (body, title) in zip(passages, said, strict=True):
+        named.setdefault(p.source_id, set()).update(t for t in known if t in body or t in title)
     seen: set[tuple[str, int, int]] = set()
     out: list[Evidence] = []
-    for rank, p in enumerate(passages):
-        passage_terms = set(terms(p.text))
+    for rank, (p, (passage_terms, title_terms)) in enumerate(zip(passages, said, strict=True)):
         # The article's title speaks for all its passages; 'UN' is in a passage saying 'United Nations'.
-        about = passage_terms | set(terms(p.title)) | {t for t in known if _acronym_in(t, p.text)}
+        about = passage_terms | title_terms | {t for t in known if _acronym_in(t, p.text)}
         focus = not known or coverage(known, about, bm25) >= FOCUS_SHARE
         for j, (s, e) in enumerate(p.sentences):
             key = (p.source_id, s, e)

@@ -143,11 +143,14 @@ class QABot:
         self.ensure_store()
         return search_parts(self.index, query, decompose(question or query), k)
 
-    def _search_and_score(self, query: str, k: int, question: str) -> tuple[Retrieval, list[Evidence], dict]:  # type: ignore[type-arg]
-        """Search, score the sentences; a part pointing back at an earlier answer is searched again with it."""
-        found = self._search(query, k, question)
+    def _search_and_score(
+        self, query: str, k: int, question: str, found: Retrieval | None = None
+    ) -> tuple[Retrieval, list[Evidence], dict]:  # type: ignore[type-arg]
+        """Search (unless already searched), score the sentences; a part pointing back at an earlier answer
+        is searched again with it."""
+        found = found or self._search(query, k, question)
         ranked, vectors = self._evidence(question, found)
-        if any(points_back(part, earlier) for earlier, part in zip(found.parts, found.parts[1:], strict=False)):
+        if _two_hop(found):
             resolved = resolve_parts(found.parts, ranked, question)
             if list(resolved) != list(found.parts):
                 bridges = "".join(r[len(p):] for r, p in zip(resolved, found.parts, strict=True))
@@ -158,7 +161,10 @@ class QABot:
     def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
         """Passages for a question (follow-ups resolved with the history first)."""
         text = clean_question(question, self.settings.max_question_chars)
-        return self._search_and_score(condense(text, history), k or self.settings.k, text)[0].passages
+        query, k = condense(text, history), k or self.settings.k
+        found = self._search(query, k, text)
+        # Sentences are scored only when a part needs an earlier part's answer to be searched.
+        return (self._search_and_score(query, k, text, found)[0] if _two_hop(found) else found).passages
 
     # ----------------------------------------------------------------- answer
 
@@ -285,6 +291,11 @@ class QABot:
         yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
                      support=round(best, 4))
+
+
+def _two_hop(found: Retrieval) -> bool:
+    """Does a part of the searched question point back at an earlier part's answer?"""
+    return any(points_back(part, earlier) for earlier, part in zip(found.parts, found.parts[1:], strict=False))
 
 
 _bots: dict[Settings, QABot] = {}
