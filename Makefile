@@ -10,7 +10,13 @@ export TOKENIZERS_PARALLELISM := false
 # Question sets written by others who had not seen the engine (eval/README.md).
 HELDOUT := eval/holdout.jsonl eval/test.jsonl eval/final.jsonl
 
-.PHONY: run test test-fast ingest lint typecheck eval bench browser-deps clean
+# Outside corpora (eval/corpora/README.md): the 'report' half of each, never looked at question by question.
+SQUAD2 := --corpus eval/corpora/squad2 --part report
+RGB := --corpus eval/corpora/rgb --part report
+# The evidence reader: make train reproduces models/evidence-reader (about 45 min on 2 cores).
+READER_EXAMPLES ?= 30000
+
+.PHONY: run test test-fast ingest lint typecheck eval bench browser-deps clean train
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -40,6 +46,14 @@ test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(BIN)/qa-bot eval --gate --out test-artifacts/eval
 	$(BIN)/qa-bot eval --gate --questions $(HELDOUT) --thresholds eval/thresholds-heldout.json --out test-artifacts/eval-heldout
+	$(BIN)/qa-bot eval --gate $(SQUAD2) --sample 160 --conversation --thresholds eval/thresholds-squad2.json --out test-artifacts/eval-squad2
+	$(BIN)/qa-bot eval --gate $(RGB) --conversation --thresholds eval/thresholds-rgb.json --out test-artifacts/eval-rgb
+
+# Train the evidence reader from SQuAD 1.1 train (train/data/) and calibrate its abstention threshold.
+train: $(STAMP)
+	$(BIN)/python train/train_reader.py --examples $(READER_EXAMPLES) --bf16 --out models/evidence-reader
+	$(BIN)/python train/calibrate.py --model models/evidence-reader
+	rm -rf models/evidence-reader/checkpoints
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not integration"
@@ -51,6 +65,8 @@ lint: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/qa-bot eval --baseline
 	$(BIN)/qa-bot eval --questions $(HELDOUT) --out eval/heldout
+	$(BIN)/qa-bot eval $(SQUAD2) --conversation --out eval/squad2
+	$(BIN)/qa-bot eval $(RGB) --conversation --out eval/rgb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

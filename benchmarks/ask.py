@@ -8,11 +8,11 @@ A temp store is built from seeds/ (QABot(settings).ensure_store()). One warm-up 
 question through both paths first. Then, per question and interleaved (the order alternates per
 question and pass: ABAB / BABA), it times
 
-  ask     bot.ask(question, history)                     (condense -> hybrid search -> evidence -> select)
+  ask     bot.ask(question, history)                     (condense -> hybrid search -> reader rerank -> select)
   sim     langchain_chroma.Chroma(...).similarity_search(question, k=5) over the same store's
           "<collection>_passages" collection with the same embeddings (embed query + ANN query)
 
-and prints p50/p95 of both, the ratio ask_p50 / sim_p50 (target: within 3x), the median of each
+and prints p50/p95 of both, the ratio ask_p50 / sim_p50 (target: within 10x), the median of each
 Answer.timings stage, a finer per-stage breakdown measured by calling the pipeline's pieces
 directly, and (with --profile, to stderr) a cProfile top-15 of one warm pass.
 Times are never asserted on: the machine is shared; compare the ratios.
@@ -40,9 +40,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa_bot.cite import compose
 from qa_bot.config import Settings
-from qa_bot.evidence import score_sentences
+from qa_bot.engines.extractive import rerank
 from qa_bot.lexical import terms
-from qa_bot.pipeline import QABot, clean_question
+from qa_bot.pipeline import QABot, Read, clean_question
 from qa_bot.retrieve import condense, normalize_history, search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,15 +94,11 @@ def stage_breakdown(
             t = add("  chroma query n=50 +embeddings (inside search)", t)
             idx.snapshot().bm25.scores(terms(query))
             t = add("  bm25 scores (inside search)", t)
-            found = search(idx, query, bot.settings.k)
-            t = add("search() total", t)
-            vectors = idx.sentence_vectors(found.passages)
-            t = add("sentence_vectors", t)
-            ranked = score_sentences(
-                text, found.query, found.passages, found.query_vector, vectors, found.bm25
-            )
-            t = add("score_sentences", t)
-            chosen = bot.select(text, query, found, ranked)
+            found = search(idx, query, bot.settings.candidates)
+            t = add("search() total (candidates)", t)
+            readings = bot.reader.read(query, [p.text for p in found.passages])
+            t = add("reader (candidates)", t)
+            chosen = bot.select(Read(query, found, rerank(found.passages, readings)))
             t = add("select", t)
             if not chosen.abstained:
                 compose(chosen.evidence)
@@ -198,9 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{'Chroma.similarity_search k=5':<34} {s50:>8.2f} {s95:>8.2f} {statistics.fmean(sim_ms):>8.2f}"
         )
         print()
-        verdict = "within" if a50 / s50 <= 3.0 else "OVER"
+        verdict = "within" if a50 / s50 <= 10.0 else "OVER"
         print(
-            f"ratio ask_p50 / similarity_search_p50 = {a50 / s50:.2f}x  ({verdict} the 3x target); "
+            f"ratio ask_p50 / similarity_search_p50 = {a50 / s50:.2f}x  ({verdict} the 10x target); "
             f"median of per-pair ratios = {statistics.median(per_pair_ratio):.2f}x"
         )
         print()

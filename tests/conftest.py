@@ -20,6 +20,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.config import Settings
+from qa_bot.reader import Reading
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -75,6 +76,34 @@ class CachedEmbeddings(Embeddings):
         return self._queries[text]
 
 
+class FakeReader:
+    """A lexical stand-in for the trained reader: a context scores by the share of the question's words
+    it holds (minus one half, so a context with under half of them 'has no answer'); the span is the
+    first capitalised run or number of its best sentence that the question does not contain."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, question: str, contexts: list[str]) -> list[Reading]:
+        """One Reading per context."""
+        self.calls += 1
+        asked = {w for w in _WORD.findall(question.lower()) if len(w) > 3}
+        out = []
+        for context in contexts:
+            have = {w for w in _WORD.findall(context.lower())}
+            share = len(asked & have) / (len(asked) or 1)
+            span = next((m for m in re.finditer(r"[A-Z][\w-]+(?: [A-Z][\w-]+)*|\d[\d,.]*", context)
+                         if m.group(0).lower() not in question.lower()), None)
+            out.append(Reading(round(4 * (share - 0.5), 4), span.start() if span else -1, span.end() if span else -1))
+        return out
+
+
+@pytest.fixture
+def fake_reader() -> FakeReader:
+    """The lexical fake reader."""
+    return FakeReader()
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """No model hub and no telemetry in any test."""
@@ -128,7 +157,7 @@ def fake_bot(fake_store: tuple[Settings, HashEmbeddings]):  # type: ignore[no-un
     from qa_bot.pipeline import QABot
 
     settings, embeddings = fake_store
-    return QABot(settings, embeddings=embeddings)
+    return QABot(settings, embeddings=embeddings, reader=FakeReader())
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def openai_bot(fake_bot: QABot, base_url: str) -> QABot:
     settings = fake_bot.settings.replace(
         openai_base_url=base_url, openai_api_key="sk-test", backend="openai", llm_timeout=1.0
     )
-    return QABot(settings, embeddings=fake_bot.embeddings, store=fake_bot.store)
+    return QABot(settings, embeddings=fake_bot.embeddings, store=fake_bot.store, reader=fake_bot.reader)
 
 
 def assert_fallback(answer: Answer) -> None:

@@ -8,10 +8,10 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from conftest import SEED_FILES, HashEmbeddings, file_text
+from conftest import SEED_FILES, FakeReader, HashEmbeddings, file_text
 from qa_bot.config import Settings
 from qa_bot.corpus import chunk, load_article
-from qa_bot.retrieve import condense, is_follow_up, normalize_history
+from qa_bot.retrieve import condense, leans_on_conversation, normalize_history
 
 NPT_HISTORY = [
     ("Which conference will Vietnam chair?",
@@ -42,12 +42,14 @@ def test_history_rejects_garbage() -> None:
 
 
 @pytest.mark.parametrize(
-    ("question", "follow"),
-    [("When will it take place?", True), ("And the budget?", True), ("What about Laos?", True),
-     ("Who heads Vietnam's Permanent Mission to the UN in Geneva?", False)],
+    ("question", "leans"),
+    [("When will it take place?", "pronoun"), ("And the budget?", "ellipsis"), ("What about Laos?", "ellipsis"),
+     ("Why?", "ellipsis"), ("What position does that official hold?", "pronoun"),
+     ("What is the population of Hanoi?", None), ("Who founded the company that built the bridge?", None),
+     ("Who heads Vietnam's Permanent Mission to the UN in Geneva?", None)],
 )
-def test_is_follow_up(question: str, follow: bool) -> None:
-    assert is_follow_up(question) is follow
+def test_leans_on_conversation(question: str, leans: str | None) -> None:
+    assert leans_on_conversation(question) == leans
 
 
 def test_condense_adds_the_earlier_turn() -> None:
@@ -61,6 +63,7 @@ def test_condense_adds_the_earlier_turn() -> None:
 def test_condense_leaves_standalone_questions() -> None:
     q = "Who heads Vietnam's Permanent Mission to the UN in Geneva?"
     assert condense(q, NPT_HISTORY) == q
+    assert condense("What is the population of Hanoi?", NPT_HISTORY) == "What is the population of Hanoi?"
     assert condense("When will it take place?", []) == "When will it take place?"
 
 
@@ -94,7 +97,7 @@ def test_new_articles_searchable_after_ingest(settings: Settings, tmp_path: Path
     folder = tmp_path / "a"
     folder.mkdir()
     (folder / "one.txt").write_text("Ducks swim in the pond every morning. They like bread.\n")
-    bot = QABot(settings, embeddings=HashEmbeddings())
+    bot = QABot(settings, embeddings=HashEmbeddings(), reader=FakeReader())
     bot.ingest([folder])
     assert bot.retrieve("ducks pond", k=1)[0].source_id == "one.txt"
     (folder / "two.txt").write_text("Zebras graze on the savanna in Kenya. Lions watch them.\n")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from qa_bot.corpus import split_sentences
 from qa_bot.evidence import Evidence, names_in, numbers_in
 from qa_bot.lexical import tokens
 from qa_bot.types import Citation
@@ -16,6 +17,7 @@ from qa_bot.types import Citation
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*|$)")
 MIN_SIMILARITY = 0.55
+RELATED_MARGIN = 0.15  # another quote lends a number or name only if it is this close to the claim
 
 
 def citation(marker: int, ev: Evidence) -> Citation:
@@ -32,6 +34,8 @@ def citation(marker: int, ev: Evidence) -> Citation:
         outlet=p.outlet,
         passage_start=p.start,
         passage_end=p.end,
+        answer_start=ev.answer_start,
+        answer_end=ev.answer_end,
     )
 
 
@@ -56,18 +60,40 @@ class Checked:
     evidence: tuple[Evidence, ...] = ()
 
 
+_MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
+
+
 def split_claims(draft: str) -> list[tuple[str, list[int]]]:
-    """Sentences of a draft with the source numbers their markers name."""
+    """Sentences of a draft with the source numbers their markers name; cut with the article sentence
+    splitter, so '5.6 million' and 'No. 59' stay whole."""
+    flat = _MARKER_AFTER_STOP.sub(r"\2\1", draft.replace("\n", " "))  # 'x. [1]' -> 'x [1].'
     out: list[tuple[str, list[int]]] = []
-    for m in _SENTENCE.finditer(draft.replace("\n", " ")):
-        chunk = m.group(0).strip()
-        if not chunk:
-            continue
+    for s, e in split_sentences(flat, 0, len(flat)):
+        chunk = flat[s:e]
         nums = [int(n) for g in MARKER.findall(chunk) for n in re.split(r"[,;]\s*", g) if n.strip()]
         text = MARKER.sub("", chunk).strip()
         if re.search(r"\w", text):
             out.append((text, nums))
     return out
+
+
+def spelled_numbers(text: str) -> str:
+    """Numbers written in words as digits ('two times' -> '2 times', 'twenty-one' -> '21'), by text2num."""
+    try:
+        from text_to_num import alpha2digit
+    except ImportError:  # pragma: no cover - declared dependency
+        return text
+    return str(alpha2digit(text, "en", threshold=1))
+
+
+def claim_numbers(text: str) -> set[str]:
+    """The numbers a text states, however written."""
+    return numbers_in(spelled_numbers(text))
+
+
+def claim_names(text: str) -> set[str]:
+    """Tokens of the names a text states ('Non-Proliferation' -> 'non', 'proliferation')."""
+    return {t for name in names_in(text) for t in tokens(name)}
 
 
 def check_claim(
@@ -83,15 +109,20 @@ def check_claim(
     ordered = sorted(cited, key=sim_of, reverse=True)
     best = ordered[0]
     sim = sim_of(best)
-    # The closest quote, plus only those other cited quotes that hold a name or number it lacks.
+    # The closest quote, plus only those other cited quotes that hold a name or number it lacks and
+    # are themselves about the claim: a number from an unrelated sentence of the passage does not count.
     quotes = [best]
-    needed_numbers = numbers_in(text) - numbers_in(best.text)
-    needed_names = names_in(text) - set(tokens(best.text))
+    needed_numbers = claim_numbers(text) - claim_numbers(best.text)
+    # A name said earlier in the cited passage counts: 'According to Dang Minh Khoi, ...' when the quote says 'He'.
+    before = best.passage.text[: best.end - best.passage.start]
+    needed_names = claim_names(text) - set(tokens(before))
     for ev in ordered[1:]:
         if not (needed_numbers or needed_names):
             break
-        adds_numbers = needed_numbers & numbers_in(ev.text)
-        adds_names = needed_names & set(tokens(ev.text))
+        if sim_of(ev) < MIN_SIMILARITY - RELATED_MARGIN:
+            continue
+        adds_numbers = needed_numbers & claim_numbers(ev.text)
+        adds_names = needed_names & set(tokens(ev.passage.text[: ev.end - ev.passage.start]))
         if adds_numbers or adds_names:
             quotes.append(ev)
             needed_numbers -= adds_numbers

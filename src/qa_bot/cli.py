@@ -163,9 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the evaluation question set")
     p.add_argument("--backend", default=None)
     p.add_argument("--k", type=int, default=None)
-    p.add_argument("--questions", type=Path, nargs="+", default=[Path("eval/questions.jsonl")],
-                   help="one or more question files, evaluated as one set")
+    p.add_argument("--questions", type=Path, nargs="+", default=None,
+                   help="one or more question files, evaluated as one set (default eval/questions.jsonl, "
+                   "or the corpus folder's questions.jsonl)")
     p.add_argument("--store", type=Path)
+    p.add_argument("--corpus", type=Path, help="a folder of articles: ingested into a store of its own, asked there")
+    p.add_argument("--sample", type=int, help="a fixed sample of n questions (half unanswerable where there are)")
+    p.add_argument("--part", choices=("all", "dev", "report"), default="all",
+                   help="the half of the questions to use (by a hash of the id; eval/README.md)")
+    p.add_argument("--conversation", action="store_true",
+                   help="also ask each question after the previous one, as one chat, and measure that it keeps its answer")
     p.add_argument("--json", action="store_true")
     p.add_argument("--baseline", action="store_true", help="also run the LangChain tutorial pipeline")
     p.add_argument("--gate", action="store_true", help="exit 1 when a metric is under its floor (or over its ceiling)")

@@ -53,6 +53,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     upload_dir: Path | None = None
+    reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
+    reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
+    candidates: int = 20  # passages retrieval fetches for the reader to rerank
 
 
     @classmethod
@@ -65,7 +68,8 @@ class Settings:
             raw = env.get(f"QA_BOT_{name}")
             return raw if raw not in (None, "") else None
 
-        paths = {"STORE_DIR": "store_dir", "SEEDS_DIR": "seeds_dir", "UPLOAD_DIR": "upload_dir"}
+        paths = {"STORE_DIR": "store_dir", "SEEDS_DIR": "seeds_dir", "UPLOAD_DIR": "upload_dir",
+                 "READER_MODEL": "reader_model"}
         for var, attr in paths.items():
             if (raw := get(var)) is not None:
                 values[attr] = Path(raw)
@@ -91,17 +95,20 @@ class Settings:
             "PASSAGE_SENTENCES": "passage_sentences",
             "PASSAGE_OVERLAP": "passage_overlap",
             "PORT": "port",
+            "CANDIDATES": "candidates",
         }
         for var, attr in ints.items():
             if (raw := get(var)) is not None:
                 values[attr] = _int(raw, f"QA_BOT_{var}")
         if (raw := get("LLM_TIMEOUT")) is not None:
             values["llm_timeout"] = _float(raw, "QA_BOT_LLM_TIMEOUT")
+        if (raw := get("READER_THRESHOLD")) is not None:
+            values["reader_threshold"] = _float(raw, "QA_BOT_READER_THRESHOLD")
         key = get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or None
         if key:
             values["openai_api_key"] = key
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for attr in ("store_dir", "seeds_dir", "upload_dir"):
+        for attr in ("store_dir", "seeds_dir", "upload_dir", "reader_model"):
             if isinstance(values.get(attr), str):
                 values[attr] = Path(values[attr])
         settings = cls(**values)
@@ -120,6 +127,8 @@ class Settings:
             raise ConfigError(f"k must be between 1 and 50, got {self.k}")
         if self.passage_sentences < 1 or not 0 <= self.passage_overlap < self.passage_sentences:
             raise ConfigError("passage_sentences must be >= 1 and passage_overlap below it")
+        if not self.k <= self.candidates <= 200:
+            raise ConfigError(f"candidates must be between k ({self.k}) and 200, got {self.candidates}")
         if self.max_question_chars < 10:
             raise ConfigError("max_question_chars must be at least 10")
         if self.llm_timeout <= 0:

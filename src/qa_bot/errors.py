@@ -29,3 +29,7 @@ class BackendError(QABotError):
 
 class ConfigError(QABotError, ValueError):
     """A setting has a value that cannot work."""
+
+
+class ModelError(QABotError):
+    """A trained model the project ships is missing or cannot be loaded."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import math
 import re
@@ -39,6 +40,8 @@ METRICS = (
     "citation_validity",
     "citation_precision",
     "citation_recall",
+    "answer_leads",
+    "conversation_consistency",
 )
 LOWER_IS_BETTER = frozenset({"false_abstention_rate"})
 
@@ -241,6 +244,31 @@ def facts_ok(text: str, facts: Sequence[Sequence[str]]) -> bool:
     return not missing_facts(text, facts)
 
 
+def leads_with(text: str, facts: Sequence[Sequence[str]], max_words: int = 15) -> bool:
+    """Do the words before the first marker (at most max_words) hold every fact group?"""
+    marker = MARKER.search(text)
+    head = text[: marker.start()] if marker else text
+    words = head.split()
+    return bool(facts) and len(words) <= max_words and facts_ok(head, facts)
+
+
+def sample(questions: Sequence[dict[str, Any]], n: int | None, part: str = "all") -> list[dict[str, Any]]:
+    """A fixed subset: questions of one half ('dev' or 'report', by a hash of the id), then up to n/2
+    answerable and n/2 unanswerable (by the same hash order), so a gate sample keeps both kinds."""
+    def h(q: Mapping[str, Any]) -> str:
+        return hashlib.sha256(str(q["id"]).encode()).hexdigest()
+
+    chosen = [q for q in questions if part == "all" or (int(h(q)[0], 16) < 8) == (part == "dev")]
+    if n is None:
+        return chosen
+    ordered = sorted(chosen, key=h)
+    yes = [q for q in ordered if q["answerable"]]
+    no = [q for q in ordered if not q["answerable"]]
+    take_no = min(len(no), n // 2)
+    keep = {id(q) for q in yes[: n - take_no] + no[:take_no]}
+    return [q for q in chosen if id(q) in keep]
+
+
 def abstention_scores(rows: Sequence[tuple[bool, bool]]) -> dict[str, float | None]:
     """From (answerable, abstained) pairs: abstention precision/recall, false-abstention rate."""
     abstained = [a for a in rows if a[1]]
@@ -383,6 +411,8 @@ class Record:
     relevant_citations: int = 0
     sentences: int = 0
     supported_sentences: int = 0
+    lead_ok: bool | None = None
+    same_in_conversation: bool | None = None
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -406,12 +436,14 @@ def aggregate(
     }
     if answers:
         out["fact_accuracy"] = _mean([1.0 if r.facts_ok else 0.0 for r in answerable])
+        out["answer_leads"] = _mean([1.0 if r.lead_ok else 0.0 for r in answerable])
         out.update(abstention_scores([(r.answerable, r.abstained) for r in records]))
     else:
         out.update(
             dict.fromkeys(
                 (
                     "fact_accuracy",
+                    "answer_leads",
                     "abstention_precision",
                     "abstention_recall",
                     "false_abstention_rate",
@@ -429,6 +461,9 @@ def aggregate(
         )
     else:
         out.update(dict.fromkeys(("citation_validity", "citation_precision", "citation_recall")))
+    talked = [r.same_in_conversation for r in records if r.same_in_conversation is not None]
+    if talked:
+        out["conversation_consistency"] = _mean([1.0 if t else 0.0 for t in talked])
     return out
 
 
@@ -504,6 +539,7 @@ def score_answer(
     if question["answerable"]:
         record.missing = [] if answer.abstained else missing_facts(answer.text, question["facts"])
         record.facts_ok = not answer.abstained and not record.missing
+        record.lead_ok = not answer.abstained and leads_with(answer.text, question["facts"])
     problems = {c.marker: citation_problem(c, texts) for c in answer.citations}
     record.citations = len(answer.citations)
     record.invalid = [p for p in problems.values() if p]
@@ -546,9 +582,13 @@ def evaluate_engine(
     backend: str,
     k: int,
     progress: bool = True,
+    conversation: bool = False,
 ) -> list[Record]:
-    """Every question through bot.retrieve (for retrieval metrics) and bot.ask (for the rest)."""
+    """Every question through bot.retrieve (for retrieval metrics) and bot.ask (for the rest). With
+    conversation, a question without history of its own is asked again after the previous question
+    and its answer, as one long chat: a standalone question must keep its answer."""
     records = []
+    previous: tuple[str, str] | None = None
     for q in _bar(questions, f"eval {backend}") if progress else questions:
         record = Record(
             id=q["id"], type=q["type"], answerable=bool(q["answerable"]), question=q["question"]
@@ -562,6 +602,11 @@ def evaluate_engine(
             answer = bot.ask(q["question"], history, backend=backend, k=k)
             record.timings["total"] = time.perf_counter() - started
             score_answer(record, q, answer, gold, texts)
+            if conversation and not history:
+                if previous is not None:
+                    again = bot.ask(q["question"], [previous], backend=backend, k=k)
+                    record.same_in_conversation = (again.text == answer.text)
+                previous = (q["question"], answer.text)
         except Exception as exc:  # one broken question must not hide the other 67
             record.error = f"{type(exc).__name__}: {exc}"
             if record.answerable:
@@ -780,6 +825,18 @@ def write_reports(report: Mapping[str, Any], out: Path) -> None:
 # ------------------------------------------------------------------ entry point
 
 
+def corpus_settings(settings: Settings, corpus: Path, store: Path | None = None) -> Settings:
+    """Settings for evaluating over any folder of articles: a store of its own (kept between runs,
+    under .cache/ unless --store), and the folder as the articles citations are checked against."""
+    if not corpus.is_dir():
+        raise ConfigError(f"no corpus folder at {corpus}")
+    if (corpus / "articles").is_dir():
+        corpus = corpus / "articles"
+    digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:10]
+    store = store or Path(".cache") / "eval-stores" / f"{corpus.resolve().name}-{digest}"
+    return settings.replace(store_dir=store, seeds_dir=corpus, upload_dir=store / "uploads")
+
+
 def main(args: argparse.Namespace) -> int:
     """qa-bot eval: run the questions, write the reports; with --gate return 1 on a regression."""
     from qa_bot.pipeline import QABot
@@ -789,9 +846,16 @@ def main(args: argparse.Namespace) -> int:
         backend=getattr(args, "backend", None),
         k=getattr(args, "k", None),
     )
+    corpus = getattr(args, "corpus", None)
+    if corpus is not None:
+        settings = corpus_settings(settings, Path(corpus), getattr(args, "store", None))
     backend, k = settings.backend, settings.k
     files = args.questions if isinstance(args.questions, (list, tuple)) else [args.questions]
+    if not files or files == [None]:
+        default = Path(corpus) / "questions.jsonl" if corpus is not None else Path("eval/questions.jsonl")
+        files = [default]
     questions = [q for path in files for q in load_questions(Path(path))]
+    questions = sample(questions, getattr(args, "sample", None), getattr(args, "part", "all") or "all")
     if len({q["id"] for q in questions}) != len(questions):
         raise ConfigError("question ids repeat across the question files")
     texts = Texts(settings.seeds_dir)
@@ -800,9 +864,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"warning: {message}", file=sys.stderr)
 
     bot = QABot(settings)
+    if corpus is not None:
+        summary = bot.ingest([Path(corpus)])
+        print(f"corpus {corpus}: {summary.line()}", file=sys.stderr)
     bot.ensure_store()
     started = time.perf_counter()
-    records = evaluate_engine(bot, questions, texts, backend=backend, k=k)
+    records = evaluate_engine(bot, questions, texts, backend=backend, k=k,
+                              conversation=bool(getattr(args, "conversation", False)))
     notes = (
         [
             f"{sum(1 for r in records if r.backend and r.backend != backend)} answers fell back "
@@ -838,6 +906,8 @@ def main(args: argparse.Namespace) -> int:
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "questions": ", ".join(str(path) for path in files),
         "seeds_dir": str(settings.seeds_dir),
+        "sample": getattr(args, "sample", None),
+        "part": getattr(args, "part", "all"),
         "n": len(questions),
         "answerable": sum(1 for q in questions if q["answerable"]),
         "evidence_missing": missing,

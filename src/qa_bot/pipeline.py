@@ -8,7 +8,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
@@ -20,21 +20,21 @@ from langchain_core.runnables import Runnable
 from qa_bot import engines
 from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
-from qa_bot.engines.extractive import WEAK_SCORE, Selection, select
+from qa_bot.engines.extractive import Selection, rerank, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
-from qa_bot.evidence import Evidence, head_terms, query_terms, score_sentences
+from qa_bot.evidence import Evidence, missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
-from qa_bot.lexical import fold, tokens
-from qa_bot.multihop import decompose, points_back, resolve_parts
 from qa_bot.prompts import load_prompts
+from qa_bot.reader import Reader, Reading
 from qa_bot.retrieve import (
     History,
     Index,
     QARetriever,
     Retrieval,
     condense,
+    leans_on_conversation,
     normalize_history,
-    search_parts,
+    search,
 )
 from qa_bot.store import Store, open_store
 from qa_bot.types import Answer, Citation, IngestSummary, Passage
@@ -59,8 +59,17 @@ def clean_question(question: object, max_chars: int) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Read:
+    """One question searched and read: the reranked passages with the reader's findings."""
+
+    query: str
+    found: Retrieval
+    ranked: list[tuple[Passage, Reading]]
+
+
 class QABot:
-    """The whole product as a library object: one per store, holding the model and caches."""
+    """The whole product as a library object: one per store, holding the models and caches."""
 
     def __init__(
         self,
@@ -68,6 +77,7 @@ class QABot:
         *,
         embeddings: Embeddings | None = None,
         store: Store | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         if embeddings is None:
@@ -75,9 +85,11 @@ class QABot:
 
             embeddings = load_embeddings(self.settings.embedding_model)
         self.embeddings = embeddings
+        self._reader = reader
         self._store = store
         self._index: Index | None = None
         self._lock = threading.RLock()
+        self._recent: dict[tuple[object, ...], Read] = {}
         self.prompts = load_prompts()
 
     # ------------------------------------------------------------------ store
@@ -97,6 +109,23 @@ class QABot:
             if self._index is None:
                 self._index = Index(self.store, self.embeddings)
             return self._index
+
+    @property
+    def reader(self) -> Reader:
+        """The trained evidence reader, loaded on first use (ModelError names `make train` if missing)."""
+        with self._lock:
+            if self._reader is None:
+                from qa_bot.reader import load_reader
+
+                self._reader = load_reader(self.settings.reader_model)
+            return self._reader
+
+    @property
+    def threshold(self) -> float:
+        """Abstain under this reader score: the setting, else the reader's own calibration."""
+        if self.settings.reader_threshold is not None:
+            return self.settings.reader_threshold
+        return float(getattr(self.reader, "threshold", 0.0))
 
     def reopen(self) -> None:
         """Drop the store handle and caches (after the store folder was replaced or repaired)."""
@@ -139,70 +168,85 @@ class QABot:
         self.ensure_store()
         return QARetriever(index=self.index, k=k or self.settings.k)
 
-    def _search(self, query: str, k: int, question: str | None = None) -> Retrieval:
+    def _read(self, question: str, query: str) -> Read:
+        """Search about `candidates` passages for the query, then let the reader rerank them."""
         self.ensure_store()
-        return search_parts(self.index, query, decompose(question or query), k)
+        found = search(self.index, query, self.settings.candidates)
+        readings = self.reader.read(query, [p.text for p in found.passages])
+        return Read(query, found, rerank(found.passages, readings))
 
-    def _search_and_score(
-        self, query: str, k: int, question: str, found: Retrieval | None = None
-    ) -> tuple[Retrieval, list[Evidence], dict]:  # type: ignore[type-arg]
-        """Search (unless already searched), score the sentences; a part pointing back at an earlier answer
-        is searched again with it."""
-        found = found or self._search(query, k, question)
-        ranked, vectors = self._evidence(question, found)
-        if _two_hop(found):
-            resolved = resolve_parts(found.parts, ranked, question)
-            if list(resolved) != list(found.parts):
-                bridges = "".join(r[len(p):] for r, p in zip(resolved, found.parts, strict=True))
-                found = search_parts(self.index, query + bridges, resolved, k)
-                ranked, vectors = self._evidence(question, found)
-        return found, ranked, vectors
+    def _understand(self, text: str, pairs: list[tuple[str, str]]) -> Read:
+        """_understand_uncached, remembered for the last questions (retrieve() then ask() reads once)."""
+        self.ensure_store()
+        key = (text, tuple(pairs), self.settings.candidates, self.index.snapshot().version)
+        with self._lock:
+            hit = self._recent.get(key)
+        if hit is not None:
+            return hit
+        read = self._understand_uncached(text, pairs)
+        with self._lock:
+            self._recent[key] = read
+            while len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
+        return read
+
+    def _understand_uncached(self, text: str, pairs: list[tuple[str, str]]) -> Read:
+        """A question that stands on its own is searched as it is. One that leans on the conversation
+        (a pronoun, an ellipsis) borrows from it; a pronoun question is first tried alone and borrows
+        only when alone it finds no answer."""
+        alone = None
+        if pairs and leans_on_conversation(text) == "pronoun":
+            alone = self._read(text, text)
+            if alone.ranked and alone.ranked[0][1].score >= self.threshold:
+                return alone
+        query = condense(text, pairs)
+        if query == text:
+            return alone or self._read(text, text)
+        return self._read(text, query)
 
     def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
-        """Passages for a question (follow-ups resolved with the history first)."""
+        """Passages for a question, reranked by the reader (follow-ups resolved with the history first)."""
         text = clean_question(question, self.settings.max_question_chars)
-        query, k = condense(text, history), k or self.settings.k
-        found = self._search(query, k, text)
-        # Sentences are scored only when a part needs an earlier part's answer to be searched.
-        return (self._search_and_score(query, k, text, found)[0] if _two_hop(found) else found).passages
+        read = self._understand(text, normalize_history(history))
+        return _top(read.ranked, k or self.settings.k)
 
     # ----------------------------------------------------------------- answer
 
-    def _evidence(self, question: str, found: Retrieval) -> tuple[list[Evidence], dict]:  # type: ignore[type-arg]
-        vectors = self.index.sentence_vectors(found.passages)
-        ranked = score_sentences(question, found.query, found.passages, found.query_vector, vectors, found.bm25)
-        return ranked, vectors
-
-    def _abstain(self, question: str, query: str, found: Retrieval, backend: str, support: float,
+    def _abstain(self, question: str, query: str, passages: list[Passage], backend: str, support: float,
                  warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
-        closest = tuple(dict.fromkeys(f"{p.title} ({p.source_id})" for p in found.passages if p.kind != "related"))[:3]
+        closest = tuple(dict.fromkeys(f"{p.title} ({p.source_id})" for p in passages if p.kind != "related"))[:3]
         text = "The articles do not answer this question."
         if closest:
             text += " The closest articles are: " + "; ".join(closest) + "."
         return Answer(question=question, text=text, abstained=True, backend=backend, query=query,
                       warnings=warnings, closest=closest, timings=timings, support=round(support, 4))
 
-    def select(self, question: str, query: str, found: Retrieval, ranked: list[Evidence]) -> Selection:
-        """The extractive engine's choice of sentences for a searched and scored question."""
-        unknown = [t for t in tokens(question) if t[0].isdigit() and t not in found.bm25.postings]
-        spelled = self.index.snapshot().acronyms
-        unknown += [a for a in re.findall(r"\b[A-Z]{2,}\b", question)
-                    if fold(a) not in found.bm25.postings and fold(a) not in spelled]
-        return select(question, ranked, q_terms=query_terms(query), idf=found.bm25.idf_of, unknown=unknown,
-                      parts=found.parts, head=head_terms(question))
-
-    def _extractive(self, question: str, query: str, found: Retrieval, ranked: list[Evidence],
-                    backend: str, warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
-        started = time.perf_counter()
-        chosen = self.select(question, query, found, ranked)
-        timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
+    def select(self, read: Read) -> Selection:
+        """The extractive engine's choice for a searched and read question."""
+        chosen = select(read.ranked, self.threshold)
         if chosen.abstained:
-            return self._abstain(question, query, found, backend, chosen.support, warnings, timings)
+            return chosen
+        best = chosen.evidence[0]
+        # A year, number or name the question insists on must stand in the article that answers it.
+        same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == best.passage.source_id]
+        lost = missing_specifics(read.query, same)
+        if lost:
+            return Selection((), True, chosen.support, f"the answering article never says {', '.join(lost)}")
+        return chosen
+
+    def _extractive(self, question: str, read: Read, backend: str, warnings: tuple[str, ...],
+                    timings: dict[str, float]) -> Answer:
+        started = time.perf_counter()
+        chosen = self.select(read)
+        timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
+        passages = _top(read.ranked, self.settings.k)
+        if chosen.abstained:
+            return self._abstain(question, read.query, passages, backend, chosen.support, warnings, timings)
         text, cites = compose(chosen.evidence)
-        if chosen.support < WEAK_SCORE:
-            warnings = (*warnings, "weak support: these quotes are the closest the articles come; "
-                        "they may not answer the question directly")
-        return Answer(question=question, text=text, citations=cites, backend=backend, query=query,
+        lead = chosen.evidence[0].answer.strip()
+        if lead and len(lead) < 0.8 * len(chosen.evidence[0].text):
+            text = f"{lead} [1]\n\n{text}"
+        return Answer(question=question, text=text, citations=cites, backend=backend, query=read.query,
                       warnings=warnings, timings=timings, support=round(chosen.support, 4))
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
@@ -233,25 +277,31 @@ class QABot:
         text = clean_question(question, self.settings.max_question_chars)
         pairs = normalize_history(history)
         name = backend or self.settings.backend
-        k = k or self.settings.k
+        if k:
+            self_k = self.settings.replace(k=k, candidates=max(k, self.settings.candidates))
+        else:
+            self_k = self.settings
+        bot = self if self_k == self.settings else _with_settings(self, self_k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        query = condense(text, pairs)
-        found, ranked, vectors = self._search_and_score(query, k, text)
-        query = found.query  # with any earlier answer a two-hop part was searched with: shown as 'searched for'
+        read = bot._understand(text, pairs)
         timings["retrieve"] = time.perf_counter() - started
         if name == engines.EXTRACTIVE:
-            answer = self._extractive(text, query, found, ranked, name, (), timings)
+            answer = bot._extractive(text, read, name, (), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
+        yield from bot._generate(text, read, name, timings)
 
+    def _generate(self, text: str, read: Read, name: str, timings: dict[str, float]) -> Iterator[str | Answer]:
+        """An LLM engine's answer: drafted from the reranked passages, then every sentence checked."""
+        passages = _top(read.ranked, self.settings.k)
         warnings: tuple[str, ...] = ()
         draft = ""
         try:
             model = engines.chat_model(name, self.settings)
             started = time.perf_counter()
             chain = self._chain(model)
-            inputs = {"sources": self._sources_block(found.passages), "question": text}
+            inputs = {"sources": self._sources_block(passages), "question": read.query}
             for piece in chain.stream(inputs):
                 draft += piece
                 yield draft
@@ -261,41 +311,53 @@ class QABot:
         except Exception as exc:  # any provider failure: connection, timeout, HTTP error, bad output
             log.warning("engine %s failed: %s: %s", name, type(exc).__name__, exc)
             warnings = (f"the {name} engine failed ({type(exc).__name__}); showing the extractive answer",)
+        if not warnings and not draft.strip():
+            warnings = (f"the {name} engine returned nothing; showing the extractive answer",)
         if warnings:
-            answer = self._extractive(text, query, found, ranked, f"extractive (fallback from {name})",
-                                      warnings, timings)
+            answer = self._extractive(text, read, f"extractive (fallback from {name})", warnings, timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
 
         started = time.perf_counter()
-        by_passage: dict[str, list[Evidence]] = {}
-        for ev in ranked:
-            by_passage.setdefault(ev.passage.id, []).append(ev)
-        sources = [by_passage.get(p.id, []) for p in found.passages]
-        if not draft.strip() or NOT_IN_SOURCES.lower() in draft.lower():
+        scores = {p.id: r.score for p, r in read.ranked}
+        sources = [sentences(p, scores.get(p.id, 0.0)) for p in passages]
+        pool = [ev for group in sources for ev in group]
+        declined = NOT_IN_SOURCES.lower() in draft.lower()
+        if declined:
             answer_text, cites, dropped = "", tuple[Citation, ...](), []
         else:
-            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, ranked[:12])
+            vectors = self.index.sentence_vectors(passages)
+            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, pool)
             dropped = [c for c in checked if not c.kept]
         timings["verify"] = time.perf_counter() - started
         if dropped:
-            warnings += (f"{len(dropped)} unsupported sentence(s) of the {name} draft were removed",)
+            warnings += tuple(f"removed from the {name} draft: \u201c{c.text}\u201d ({c.reason})" for c in dropped)
         if not cites:
-            reason = "declined" if NOT_IN_SOURCES.lower() in draft.lower() else "had no supported sentence"
-            answer = self._extractive(text, query, found, ranked, f"extractive (fallback from {name})",
-                                      (*warnings, f"the {name} draft {reason}; showing the extractive answer"),
-                                      timings)
+            # The model declined, or nothing it wrote is supported: the answer declines too, never an
+            # extractive answer to what the model refused.
+            reason = "the model found no answer in the sources" if declined else (
+                "no sentence of the model's draft is supported by the sources")
+            answer = self._abstain(text, read.query, passages, name, read.ranked[0][1].score if read.ranked else 0.0,
+                                   (*warnings, reason), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
-        best = ranked[0].score if ranked else 0.0
-        yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=query,
+        best = read.ranked[0][1].score if read.ranked else 0.0
+        yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=read.query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
                      support=round(best, 4))
 
 
-def _two_hop(found: Retrieval) -> bool:
-    """Does a part of the searched question point back at an earlier part's answer?"""
-    return any(points_back(part, earlier) for earlier, part in zip(found.parts, found.parts[1:], strict=False))
+def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:
+    """The k best passages after reranking, each scored by the reader."""
+    return [replace(p, score=round(r.score, 4)) for p, r in ranked[:k]]
+
+
+def _with_settings(bot: QABot, settings: Settings) -> QABot:
+    """The same bot (models, store, caches shared) with other per-call settings such as k."""
+    other = QABot.__new__(QABot)
+    other.__dict__.update(bot.__dict__)
+    other.settings = settings
+    return other
 
 
 _bots: dict[Settings, QABot] = {}

@@ -232,21 +232,6 @@ def search(
     return Retrieval(query, out, qv, snap.bm25)
 
 
-def search_parts(index: Index, query: str, parts: Sequence[str], k: int = 5) -> Retrieval:
-    """Search the whole query, then make room for the best passages of each part."""
-    whole = search(index, query, k)
-    if not parts:
-        return whole
-    chosen = list(whole.passages)
-    seen = {p.id for p in chosen}
-    for part in parts:
-        for p in search(index, part, 2).passages:
-            if p.id not in seen:
-                chosen.insert(min(len(chosen), 2), p)
-                seen.add(p.id)
-    return Retrieval(query, chosen[: k + len(parts)], whole.query_vector, whole.bm25, tuple(parts))
-
-
 def _mmr(
     pool: list[int], snap: Snapshot, vectors: dict[str, np.ndarray], qv: np.ndarray, n: int, lam: float
 ) -> list[int]:
@@ -267,12 +252,12 @@ def _mmr(
 
 # ---------------------------------------------------------------- follow-up questions
 
-_ANAPHORA = frozenset(
-    (
-        "it its it's they them their theirs this that these those he him his she her hers there then "
-        "such same one ones former latter"
-    ).split()
-)
+# Words that point back at the conversation: a question holding one may not stand on its own.
+_PRONOUNS = frozenset("it its they them their theirs he him his she her hers".split())
+# 'that official', 'this decision', 'those countries': a demonstrative before a noun, not 'that' as a conjunction.
+_POINTER = re.compile(r"\b(?:this|these|those|that)\s+(?!is\b|was\b|are\b|were\b|has\b|had\b|will\b|can\b|the\b|a\b)"
+                      r"[a-z][\w-]*\s*(?:[?.!,]|$|\s+(?:hold|say|do|did|mean|take|have|had|is|was|are|were|come|go))",
+                      re.IGNORECASE)
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so|but|then|why|how come)\b", re.IGNORECASE)
 
 
@@ -304,11 +289,16 @@ def normalize_history(history: History | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def is_follow_up(question: str) -> bool:
-    """Does the question lean on earlier turns (pronouns, 'and ...?', very few content words)?"""
+def leans_on_conversation(question: str) -> str | None:
+    """'ellipsis' for a question that cannot stand alone ('And in 2020?', 'What about Laos?', 'Why?'),
+    'pronoun' for one that may point back ('When will it take place?', 'that official'), else None."""
     words = tokens(question)
     content = [w for w in words if w not in STOPWORDS]
-    return bool(_ANAPHORA & set(words)) or bool(_OPENERS.match(question)) or len(content) <= 2
+    if _OPENERS.match(question) or len(content) <= 1:
+        return "ellipsis"
+    if _PRONOUNS & set(words) or _POINTER.search(question):
+        return "pronoun"
+    return None
 
 
 def _key_phrases(text: str, limit: int = 8) -> list[str]:
@@ -330,7 +320,7 @@ def _key_phrases(text: str, limit: int = 8) -> list[str]:
 def condense(question: str, history: History | None) -> str:
     """A standalone search query for a follow-up, built from the conversation without any LLM."""
     pairs = normalize_history(history)
-    if not pairs or not is_follow_up(question):
+    if not pairs or not leans_on_conversation(question):
         return question
     last_user, last_answer = pairs[-1]
     context = [last_user.strip()] if last_user.strip() else []

@@ -55,6 +55,8 @@ class Citation:
     outlet: str = ""
     passage_start: int = 0
     passage_end: int = 0
+    answer_start: int = -1  # the exact answer inside the quote (absolute offsets), -1 when none
+    answer_end: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

@@ -53,6 +53,7 @@ CSS = """
 .qa-source-num { display: inline-block; min-width: 1.8em; color: var(--color-accent); }
 .qa-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
 .qa-source-passage { font-size: 0.92em; line-height: 1.45; }
+.qa-answer-span { text-decoration: underline; text-decoration-thickness: 2px; }
 .qa-source mark, #qa-article mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 2px; }
 .qa-marker { font-weight: 600; color: var(--color-accent) !important; cursor: pointer;
   text-decoration: none !important; padding: 0 1px; }
@@ -239,6 +240,15 @@ class Articles:
             return handle.read()
 
 
+def _quote_with_answer(c: dict[str, Any]) -> str:
+    """The escaped quote with the exact answer the reader found inside it in bold."""
+    quote, a, b = c["quote"], int(c.get("answer_start", -1)), int(c.get("answer_end", -1))
+    if not c["start"] <= a < b <= c["end"]:
+        return _esc(quote)
+    a, b = a - c["start"], b - c["start"]
+    return _esc(quote[:a]) + f'<strong class="qa-answer-span">{_esc(quote[a:b])}</strong>' + _esc(quote[b:])
+
+
 def render_sources(answer: dict[str, Any] | None, turn: int, articles: Articles) -> str:
     """The sources panel for one answer: title, outlet, quote marked inside its passage, score."""
     if not answer:
@@ -262,11 +272,11 @@ def render_sources(answer: dict[str, Any] | None, turn: int, articles: Articles)
             pstart, pend = min(pstart, c["start"]), max(pend, c["end"])
             shown = (
                 _esc(text[pstart : c["start"]])
-                + f"<mark>{_esc(c['quote'])}</mark>"
+                + f"<mark>{_quote_with_answer(c)}</mark>"
                 + _esc(text[c["end"] : pend])
             )
         else:
-            shown = f"<mark>{_esc(c['quote'])}</mark>"
+            shown = f"<mark>{_quote_with_answer(c)}</mark>"
         outlet = f"{_esc(c['outlet'])} · " if c.get("outlet") else ""
         cards.append(
             f'<a class="qa-source" href="#qa-cite-{turn}-{c["marker"]}" data-marker="{c["marker"]}">'

@@ -1,0 +1,119 @@
+"""Calibrate the reader's abstention threshold on data it never trained on, through the real pipeline.
+
+The calibration corpus is the SQuAD 1.1 train articles that train/split.py sets aside for calibration
+(never trained on), one file each, with a fixed sample of their questions and the unanswerable (and
+answerable) questions helpers wrote for them (train/data/written/, calibrate-*). Every question is asked
+with abstention off; the threshold chosen is the one that declines the most unanswerable questions
+while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones that the engine answers right.
+
+    python train/calibrate.py [--model models/evidence-reader] [--answerable 400]
+
+Writes <model>/calibration.json and prints the sweep. The outside-dev corpora are not used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from split import articles  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / ".cache" / "calibration"
+MAX_FALSE_DECLINE = 0.08
+
+
+def safe(title: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", title) + ".txt"
+
+
+def build_corpus(n_answerable: int, seed: int = 5) -> tuple[Path, Path]:
+    """Articles as text files (title, then one paragraph a line) and a question file in the project format."""
+    arts = articles("calibrate")
+    folder = CORPUS / "articles"
+    folder.mkdir(parents=True, exist_ok=True)
+    questions = []
+    contexts = {}
+    for a in arts:
+        name = safe(a["title"])
+        (folder / name).write_text(a["title"].replace("_", " ") + "\n\n" +
+                                   "\n\n".join(p["context"] for p in a["paragraphs"]) + "\n", encoding="utf-8")
+        for i, p in enumerate(a["paragraphs"]):
+            contexts[f"{a['title']}#{i}"] = (name, p["context"])
+            for qa in p["qas"]:
+                ans = qa["answers"][0]["text"]
+                questions.append({"id": qa["id"], "question": qa["question"], "type": "single", "answerable": True,
+                                  "gold_sources": [name], "evidence": [{"source_id": name, "text": ans}],
+                                  "facts": [[a_["text"] for a_ in qa["answers"]]], "how": "squad"})
+    rng = random.Random(seed)
+    rng.shuffle(questions)
+    questions = questions[:n_answerable]
+    for path in sorted((ROOT / "train" / "data" / "written").glob("unanswerable-calibrate-*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            row = json.loads(line)
+            name, context = contexts[row["paragraph_id"]]
+            q = {"id": f"{path.stem}-{n}", "question": row["question"], "type": "single", "how": row["how"],
+                 "answerable": row["how"] == "answerable", "gold_sources": [], "evidence": [], "facts": []}
+            if q["answerable"]:
+                q.update(gold_sources=[name], evidence=[{"source_id": name, "text": row["answer"]}],
+                         facts=[[row["answer"]]])
+            questions.append(q)
+    qfile = CORPUS / "questions.jsonl"
+    qfile.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+    return folder, qfile
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "evidence-reader")
+    ap.add_argument("--answerable", type=int, default=400)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from qa_bot.config import Settings
+    from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
+    from qa_bot.pipeline import QABot
+
+    folder, qfile = build_corpus(args.answerable)
+    settings = corpus_settings(Settings.from_env(reader_model=args.model, reader_threshold=-1000.0), folder)
+    bot = QABot(settings)
+    bot.ingest([folder])
+    rows = []
+    started = time.time()
+    for q in load_questions(qfile):
+        answer = bot.ask(q["question"])
+        rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "score": answer.support,
+                     "abstained": answer.abstained, "right": q["answerable"] and facts_ok(answer.text, q["facts"])})
+    print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
+    yes = [r for r in rows if r["answerable"] and r["right"]]
+    no = [r for r in rows if not r["answerable"]]
+    # Abstention for other reasons (specifics missing) is fixed; the threshold decides the rest.
+    print("threshold  false-decline(right answers)  declined-unanswerable")
+    best = None
+    for t in [x / 4 for x in range(-24, 33)]:
+        fd = sum(1 for r in yes if r["abstained"] or r["score"] < t) / max(1, len(yes))
+        dn = sum(1 for r in no if r["abstained"] or r["score"] < t) / max(1, len(no))
+        print(f"{t:9.2f}  {fd:28.3f}  {dn:21.3f}")
+        if fd <= MAX_FALSE_DECLINE and (best is None or dn - fd > best[2] - best[1]):
+            best = (t, fd, dn)
+    assert best is not None
+    right = sum(1 for r in rows if r["answerable"] and r["right"]) / max(1, sum(1 for r in rows if r["answerable"]))
+    result = {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
+              "answerable": sum(1 for r in rows if r["answerable"]), "unanswerable": len(no),
+              "answered_right_without_abstention": round(right, 4),
+              "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*",
+              "max_false_decline": MAX_FALSE_DECLINE}
+    print(json.dumps(result, indent=2))
+    if not args.no_write:
+        (args.model / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
