@@ -320,3 +320,31 @@ def test_reports_are_written(tmp_path: Path, texts: ev.Texts) -> None:
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| hit@k | 1.000 | 1.000 |" in md and "| fact_accuracy | 1.000 | n/a |" in md
     assert (tmp_path / "out" / "report.png").stat().st_size > 1000
+
+
+def test_leads_with_the_fact_before_the_first_marker() -> None:
+    assert ev.leads_with("Bill Gates [1]\n\nIt was founded by Bill Gates [1]", [["Bill Gates"]])
+    assert not ev.leads_with("It was founded in a garage [1] by Bill Gates [2]", [["Bill Gates"]])
+    long = " ".join(["word"] * 20) + " Bill Gates [1]"
+    assert not ev.leads_with(long, [["Bill Gates"]])
+
+
+def test_sample_is_fixed_halves_are_disjoint_and_keeps_both_kinds() -> None:
+    qs = [{"id": f"q{i}", "answerable": i % 5 != 0} for i in range(400)]
+    dev, report = ev.sample(qs, None, "dev"), ev.sample(qs, None, "report")
+    assert not {q["id"] for q in dev} & {q["id"] for q in report}
+    assert len(dev) + len(report) == 400
+    picked = ev.sample(qs, 40, "report")
+    assert picked == ev.sample(qs, 40, "report") and len(picked) == 40
+    assert sum(1 for q in picked if not q["answerable"]) == 20
+
+
+def test_corpus_settings_give_a_store_of_its_own(tmp_path: Path) -> None:
+    from qa_bot.config import Settings
+    from qa_bot.errors import ConfigError
+
+    (tmp_path / "c" / "articles").mkdir(parents=True)
+    s = ev.corpus_settings(Settings.from_env(env={}), tmp_path / "c")
+    assert s.seeds_dir == tmp_path / "c" / "articles" and "eval-stores" in str(s.store_dir)
+    with pytest.raises(ConfigError):
+        ev.corpus_settings(Settings.from_env(env={}), tmp_path / "missing")

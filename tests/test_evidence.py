@@ -15,7 +15,8 @@ def passage(text: str = TEXT, start: int = 100, source: str = "a.txt") -> Passag
     for piece in text.split(". "):
         piece = piece.rstrip(".")
         at = text.index(piece, pos)
-        sents.append((start + at, start + at + len(piece) + (1 if text[at + len(piece):at + len(piece) + 1] == "." else 0)))
+        stop = 1 if text[at + len(piece) : at + len(piece) + 1] == "." else 0
+        sents.append((start + at, start + at + len(piece) + stop))
         pos = at + len(piece)
     return Passage(text=text, source_id=source, title="t", start=start, end=start + len(text),
                    sentences=tuple(sents), id=source + str(start))

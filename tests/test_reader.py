@@ -59,9 +59,9 @@ def span(reader: TrainedReader, question: str, context: str) -> tuple[str, Readi
         ("How much did the bridge cost?",
          "Engineers finished the bridge after six years. It cost ¥3 billion and carries four lanes.",
          "¥3 billion"),
-        ("Which river flows through the city?",
-         "Lyon sits where the Rhône meets the Saône. The city is known for its food.",
-         "Rhône"),
+        ("Where was the treaty signed?",
+         "After two years of talks, the treaty was signed in Lisbon by the leaders of 27 states.",
+         "Lisbon"),
     ],
 )
 def test_finds_the_answer_span_in_plain_text(reader: TrainedReader, question: str, context: str,

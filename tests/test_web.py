@@ -116,3 +116,15 @@ def test_rendering_escapes_article_text() -> None:
     abstained = Answer(question="q", text="no", abstained=True, closest=("<b>T</b> (x.txt)",))
     assert "qa-abstain" in web.render_answer(abstained, 0)
     assert "<b>T</b>" not in web.render_answer(abstained, 0)
+
+
+def test_removed_sentences_are_listed_in_a_note_the_user_can_open() -> None:
+    from qa_bot.types import Answer
+    from qa_bot.web import render_answer
+
+    answer = Answer(question="q", text="Kept [1]", backend="openai", warnings=(
+        "removed from the openai draft: \u201cIt cost 9 dollars.\u201d (numbers not in the quotes: 9)",
+        "weak support"))
+    html = render_answer(answer, 0)
+    assert "<details" in html and "numbers not in the quotes: 9" in html
+    assert html.count("qa-note") == 2  # the other warning stays a plain note

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from split import articles  # noqa: E402
+from split import articles
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / ".cache" / "calibration"
@@ -58,7 +58,7 @@ def build_corpus(n_answerable: int, seed: int = 5) -> tuple[Path, Path]:
     for path in sorted((ROOT / "train" / "data" / "written").glob("unanswerable-calibrate-*.jsonl")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             row = json.loads(line)
-            name, context = contexts[row["paragraph_id"]]
+            name, _ = contexts[row["paragraph_id"]]
             q = {"id": f"{path.stem}-{n}", "question": row["question"], "type": "single", "how": row["how"],
                  "answerable": row["how"] == "answerable", "gold_sources": [], "evidence": [], "facts": []}
             if q["answerable"]:
@@ -89,8 +89,15 @@ def main() -> None:
     started = time.time()
     for q in load_questions(qfile):
         answer = bot.ask(q["question"])
+        read = bot._understand(q["question"], [])
+        scores = [r.score for _, r in read.ranked]
+        best_id = read.ranked[0][0].id if read.ranked else ""
+        rank = next((i for i, p in enumerate(read.found.passages) if p.id == best_id), -1)
         rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "score": answer.support,
-                     "abstained": answer.abstained, "right": q["answerable"] and facts_ok(answer.text, q["facts"])})
+                     "abstained": answer.abstained, "right": q["answerable"] and facts_ok(answer.text, q["facts"]),
+                     "second": scores[1] if len(scores) > 1 else -99.0, "positive": sum(1 for x in scores if x > 0),
+                     "retrieval_rank": rank, "question": q["question"]})
+    (CORPUS / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
     yes = [r for r in rows if r["answerable"] and r["right"]]
     no = [r for r in rows if not r["answerable"]]

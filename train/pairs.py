@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from qa_bot.corpus import split_sentences  # noqa: E402
+from qa_bot.corpus import split_sentences
 
 WRITTEN = Path(__file__).parent / "data" / "written"
 _WORD = re.compile(r"\w+")

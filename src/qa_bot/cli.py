@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", choices=("all", "dev", "report"), default="all",
                    help="the half of the questions to use (by a hash of the id; eval/README.md)")
     p.add_argument("--conversation", action="store_true",
-                   help="also ask each question after the previous one, as one chat, and measure that it keeps its answer")
+                   help="also ask each question after the previous one, as one chat: does it keep its answer?")
     p.add_argument("--json", action="store_true")
     p.add_argument("--baseline", action="store_true", help="also run the LangChain tutorial pipeline")
     p.add_argument("--gate", action="store_true", help="exit 1 when a metric is under its floor (or over its ceiling)")

@@ -56,6 +56,7 @@ class Settings:
     reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
+    reader_window: int = 0  # read only this many sentences of each candidate (0: the whole passage)
 
 
     @classmethod
@@ -96,6 +97,7 @@ class Settings:
             "PASSAGE_OVERLAP": "passage_overlap",
             "PORT": "port",
             "CANDIDATES": "candidates",
+            "READER_WINDOW": "reader_window",
         }
         for var, attr in ints.items():
             if (raw := get(var)) is not None:

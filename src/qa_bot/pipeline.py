@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -22,7 +23,7 @@ from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
 from qa_bot.engines.extractive import Selection, rerank, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
-from qa_bot.evidence import Evidence, missing_specifics, sentences
+from qa_bot.evidence import missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.prompts import load_prompts
 from qa_bot.reader import Reader, Reading
@@ -172,8 +173,29 @@ class QABot:
         """Search about `candidates` passages for the query, then let the reader rerank them."""
         self.ensure_store()
         found = search(self.index, query, self.settings.candidates)
-        readings = self.reader.read(query, [p.text for p in found.passages])
+        windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
+        readings = self.reader.read(query, [text for _, text in windows])
+        # Spans are read inside each window; the Reading is given relative to its passage.
+        readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
+                    for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]
         return Read(query, found, rerank(found.passages, readings))
+
+    def _windows(self, found: Retrieval) -> list[tuple[int, str]]:
+        """For each passage, the run of `reader_window` sentences closest to the query (stored sentence
+        vectors), so the reader reads less: (absolute start, text)."""
+        vectors = self.index.sentence_vectors(found.passages)
+        size = self.settings.reader_window
+        out = []
+        for p in found.passages:
+            sims = [float(np.dot(found.query_vector, vectors[(p.source_id, s, e)]))
+                    if (p.source_id, s, e) in vectors else -1.0 for s, e in p.sentences]
+            if len(sims) <= size:
+                out.append((p.start, p.text))
+                continue
+            best = max(range(len(sims) - size + 1), key=lambda i: sum(sims[i : i + size]))
+            a, b = p.sentences[best][0], p.sentences[best + size - 1][1]
+            out.append((a, p.text[a - p.start : b - p.start]))
+        return out
 
     def _understand(self, text: str, pairs: list[tuple[str, str]]) -> Read:
         """_understand_uncached, remembered for the last questions (retrieve() then ask() reads once)."""
@@ -277,11 +299,8 @@ class QABot:
         text = clean_question(question, self.settings.max_question_chars)
         pairs = normalize_history(history)
         name = backend or self.settings.backend
-        if k:
-            self_k = self.settings.replace(k=k, candidates=max(k, self.settings.candidates))
-        else:
-            self_k = self.settings
-        bot = self if self_k == self.settings else _with_settings(self, self_k)
+        wanted = self.settings.replace(k=k, candidates=max(k, self.settings.candidates)) if k else self.settings
+        bot = self if wanted == self.settings else _with_settings(self, wanted)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         read = bot._understand(text, pairs)

@@ -23,6 +23,7 @@ from qa_bot.errors import ModelError
 log = logging.getLogger(__name__)
 DEFAULT_READER = Path(__file__).resolve().parents[2] / "models" / "evidence-reader"
 MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class TrainedReader:
         if not contexts:
             return []
         torch = self._torch
+        ids = self.tokenizer(question, add_special_tokens=False)["input_ids"]
+        if len(ids) > MAX_QUESTION_TOKENS:  # a very long question must leave room for the context
+            question = self.tokenizer.decode(ids[:MAX_QUESTION_TOKENS])
         enc = self.tokenizer([question] * len(contexts), list(contexts), truncation="only_second",
                              max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
                              return_offsets_mapping=True, padding=True, return_tensors="np")

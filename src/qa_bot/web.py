@@ -167,8 +167,14 @@ def render_answer(answer: Answer, turn: int, partial: str | None = None) -> str:
     if partial is None:
         if answer.query and answer.query != answer.question:
             body += f'<div class="qa-searched">Searched for: {_md_text(answer.query)}</div>'
+        removed = [w for w in answer.warnings if w.startswith("removed from the")]
         for warning in answer.warnings:
-            body += f'<div class="qa-note">Note: {_md_text(warning)}</div>'
+            if warning not in removed:
+                body += f'<div class="qa-note">Note: {_md_text(warning)}</div>'
+        if removed:
+            items = "".join(f"<li>{_md_text(w)}</li>" for w in removed)
+            body += (f'<details class="qa-note qa-removed"><summary>{len(removed)} sentence(s) of the model\'s '
+                     f"draft were removed (why)</summary><ul>{items}</ul></details>")
     return f"<div>{body}</div>"
 
 

@@ -1,0 +1,46 @@
+"""A tiny smoke run of the reader's training code (the real run is `make train`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_training_smoke_run_writes_a_loadable_reader(tmp_path: Path) -> None:
+    out = tmp_path / "reader"
+    env = {**os.environ, "SMOKE_STEPS": "2", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "train" / "train_reader.py"), "--smoke", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from qa_bot.reader import TrainedReader
+
+    reader = TrainedReader(out)
+    found = reader.read("Who wrote it?", ["It was written by Jane Austen.", ""])
+    assert len(found) == 2
+    assert (out / "training.json").is_file()
+    assert (out / "model.safetensors").stat().st_size < 50_000_000
+
+
+def test_training_pairs_hold_their_answers_and_leave_eval_articles_out() -> None:
+    sys.path.insert(0, str(ROOT / "train"))
+    from pairs import examples
+    from split import EVAL_TITLES, articles, role
+
+    assert all(role(t) == "eval" for t in EVAL_TITLES)
+    arts = articles("train")
+    assert not {a["title"] for a in arts} & EVAL_TITLES
+    rows = list(examples(arts[:2], seed=1))
+    kinds = {r["kind"] for r in rows}
+    assert {"positive", "same", "other"} <= kinds
+    for r in rows:
+        if r["answer_start"] >= 0:
+            assert r["context"][r["answer_start"] : r["answer_start"] + len(r["answer_text"])] == r["answer_text"]
+        else:
+            assert r["kind"] != "positive"
