@@ -273,8 +273,10 @@ def test_gate_fails_under_a_floor_and_over_a_ceiling() -> None:
     assert ev.check_gate({}, {"floors": {"mrr": 0.5}}) == ["mrr: not measured (floor 0.5)"]
 
 
-def test_thresholds_file_is_valid_and_only_names_known_metrics() -> None:
-    path = Path(__file__).resolve().parents[1] / "eval" / "thresholds.json"
+@pytest.mark.parametrize("name", ["thresholds.json", "thresholds-heldout.json", "thresholds-squad2.json",
+                                  "thresholds-rgb.json"])
+def test_thresholds_file_is_valid_and_only_names_known_metrics(name: str) -> None:
+    path = Path(__file__).resolve().parents[1] / "eval" / name
     data = ev.load_thresholds(path)
     assert data["engine"] == "extractive"
     assert "only" in data["_note"] and "raise" in data["_note"]

@@ -59,7 +59,9 @@ def test_runners_up_within_the_margin_are_added_once() -> None:
 def test_specifics_the_question_insists_on() -> None:
     assert missing_specifics("What happened at Agincourt in 1415?", ["The battle of Agincourt was in 1415."]) == []
     assert missing_specifics("Who won the 2021 final?", ["The 2020 final was won by Italy."]) == ["2021"]
-    assert "oslo" in missing_specifics("What did the Oslo accord say?", ["The accord said nothing."])
+    assert missing_specifics("What did the 13th congress decide?", ["The 14th congress decided."]) == ["13"]
+    # names are not demanded verbatim: news paraphrases them
+    assert missing_specifics("What did the Swiss city give?", ["Geneva gave 5 francs."]) == []
 
 
 def test_numbers_and_names() -> None:

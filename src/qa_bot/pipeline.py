@@ -263,7 +263,8 @@ class QABot:
         timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - started
         passages = _top(read.ranked, self.settings.k)
         if chosen.abstained:
-            return self._abstain(question, read.query, passages, backend, chosen.support, warnings, timings)
+            return self._abstain(question, read.query, passages, backend, chosen.support,
+                                 (*warnings, chosen.reason) if chosen.reason else warnings, timings)
         text, cites = compose(chosen.evidence)
         lead = chosen.evidence[0].answer.strip()
         if lead and len(lead) < 0.8 * len(chosen.evidence[0].text):
