@@ -118,12 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--profile", action="store_true", help="cProfile top-15 of one warm ask pass, to stderr"
     )
+    ap.add_argument("--candidates", type=int, default=20, help="passages the reader reads (QA_BOT_CANDIDATES)")
+    ap.add_argument("--window", type=int, default=0, help="sentences read per passage (QA_BOT_READER_WINDOW)")
     args = ap.parse_args(argv)
 
     questions = load_questions(Path(args.questions))
     tmp = Path(tempfile.mkdtemp(prefix="qa_bot_bench_ask_"))
     try:
-        settings = Settings.from_env(env={}, store_dir=tmp / "store", seeds_dir=Path(args.seeds))
+        settings = Settings.from_env(env={}, store_dir=tmp / "store", seeds_dir=Path(args.seeds),
+                                     candidates=args.candidates, reader_window=args.window)
         bot = QABot(settings)
         t0 = time.perf_counter()
         bot.ensure_store()
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         def ask(q: str, h: list) -> object:  # type: ignore[type-arg]
+            bot._recent.clear()  # no remembered reading: every ask searches and reads again
             return bot.ask(q, h)
 
         def sim(q: str) -> object:

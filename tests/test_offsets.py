@@ -128,8 +128,16 @@ def test_answers_round_trip_through_json(answers: list[tuple[dict[str, object], 
         assert data["abstained"] is answer.abstained
 
 
-def test_follow_ups_are_condensed(answers: list[tuple[dict[str, object], Answer]]) -> None:
+def test_follow_ups_borrow_only_what_they_need(answers: list[tuple[dict[str, object], Answer]]) -> None:
+    from qa_bot.retrieve import leans_on_conversation
+
     follow = [(q, a) for q, a in answers if q["type"] == "followup"]
     assert follow
     for q, answer in follow:
-        assert answer.query != answer.question, q["id"]
+        leans = leans_on_conversation(answer.question)
+        if leans == "ellipsis":  # cannot stand alone: always searched with the conversation
+            assert answer.query != answer.question, q["id"]
+        if answer.query != answer.question:  # what was borrowed is shown after the question itself
+            assert answer.query.startswith(answer.question + " ("), q["id"]
+    standalone = [a for q, a in answers if q["type"] != "followup"]
+    assert all(a.query == a.question for a in standalone)

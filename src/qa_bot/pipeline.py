@@ -214,17 +214,16 @@ class QABot:
 
     def _understand_uncached(self, text: str, pairs: list[tuple[str, str]]) -> Read:
         """A question that stands on its own is searched as it is. One that leans on the conversation
-        (a pronoun, an ellipsis) borrows from it; a pronoun question is first tried alone and borrows
-        only when alone it finds no answer."""
-        alone = None
-        if pairs and leans_on_conversation(text) == "pronoun":
-            alone = self._read(text, text)
-            if alone.ranked and alone.ranked[0][1].score >= self.threshold:
-                return alone
+        (a pronoun, an ellipsis, 'that official') borrows from it; a pronoun question whose borrowed
+        search finds no answer is read alone too, and the confident reading wins."""
         query = condense(text, pairs)
         if query == text:
-            return alone or self._read(text, text)
-        return self._read(text, query)
+            return self._read(text, text)
+        borrowed = self._read(text, query)
+        if leans_on_conversation(text) != "pronoun" or _best(borrowed) >= self.threshold:
+            return borrowed
+        alone = self._read(text, text)
+        return alone if _best(alone) >= self.threshold else borrowed
 
     def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
         """Passages for a question, reranked by the reader (follow-ups resolved with the history first)."""
@@ -365,6 +364,11 @@ class QABot:
         yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=read.query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
                      support=round(best, 4))
+
+
+def _best(read: Read) -> float:
+    """The reader's best score for a read question."""
+    return read.ranked[0][1].score if read.ranked else float("-inf")
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:
