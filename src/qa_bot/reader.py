@@ -95,7 +95,7 @@ class TrainedReader:
         torch = self._torch
         ids = self.tokenizer(question, add_special_tokens=False)["input_ids"]
         if len(ids) > MAX_QUESTION_TOKENS:  # a very long question must leave room for the context
-            question = self.tokenizer.decode(ids[:MAX_QUESTION_TOKENS])
+            question = str(self.tokenizer.decode(ids[:MAX_QUESTION_TOKENS]))
         enc = self.tokenizer([question] * len(contexts), list(contexts), truncation="only_second",
                              max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
                              return_offsets_mapping=True, padding=True, return_tensors="np")
