@@ -15,7 +15,6 @@ from qa_bot.lexical import tokens
 from qa_bot.types import Citation
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*|$)")
 MIN_SIMILARITY = 0.55
 RELATED_MARGIN = 0.15  # another quote lends a number or name only if it is this close to the claim
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,21 +72,6 @@ def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
     for text in texts:
         have |= set(tokens(text))
     return sorted(w for w in numbers_in(question) if w not in have)
-
-
-@functools.lru_cache(maxsize=20_000)
-def acronyms(text: str) -> frozenset[str]:
-    """Initials of the capitalised names in the text ('United Nations' -> 'un'), so a question saying
-    'UN' finds a passage that spells it out."""
-    out = set()
-    for run in _CAPITAL_RUN.finditer(text):
-        words = re.findall(r"[A-Z][\w’'-]*", run.group(0))
-        if len(words) >= 2:
-            out.add("".join(w[0] for w in words).lower())
-    return frozenset(out)
-
-
-_CAPITAL_RUN = re.compile(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|the|for|on|and)\s+|\s+)?)+")
 
 
 def numbers_in(text: str) -> set[str]:

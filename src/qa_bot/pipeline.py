@@ -42,6 +42,7 @@ from qa_bot.types import Answer, Citation, IngestSummary, Passage
 
 log = logging.getLogger(__name__)
 NOT_IN_SOURCES = "NOT IN SOURCES"
+REMOVED = "removed from the"  # starts the warning for each sentence of an LLM draft that was removed
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -171,7 +172,6 @@ class QABot:
 
     def _read(self, question: str, query: str) -> Read:
         """Search about `candidates` passages for the query, then let the reader rerank them."""
-        self.ensure_store()
         found = search(self.index, query, self.settings.candidates)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
         readings = self.reader.read(query, [text for _, text in windows])
@@ -250,7 +250,7 @@ class QABot:
         if chosen.abstained:
             return chosen
         best = chosen.evidence[0]
-        # A year, number or name the question insists on must stand in the article that answers it.
+        # A number the question insists on must stand in the article that answers it.
         same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == best.passage.source_id]
         lost = missing_specifics(read.query, same)
         if lost:
@@ -340,6 +340,7 @@ class QABot:
             return
 
         started = time.perf_counter()
+        best = read.ranked[0][1].score if read.ranked else 0.0
         scores = {p.id: r.score for p, r in read.ranked}
         sources = [sentences(p, scores.get(p.id, 0.0)) for p in passages]
         pool = [ev for group in sources for ev in group]
@@ -352,17 +353,15 @@ class QABot:
             dropped = [c for c in checked if not c.kept]
         timings["verify"] = time.perf_counter() - started
         if dropped:
-            warnings += tuple(f"removed from the {name} draft: \u201c{c.text}\u201d ({c.reason})" for c in dropped)
+            warnings += tuple(f"{REMOVED} {name} draft: \u201c{c.text}\u201d ({c.reason})" for c in dropped)
         if not cites:
             # The model declined, or nothing it wrote is supported: the answer declines too, never an
             # extractive answer to what the model refused.
             reason = "the model found no answer in the sources" if declined else (
                 "no sentence of the model's draft is supported by the sources")
-            answer = self._abstain(text, read.query, passages, name, read.ranked[0][1].score if read.ranked else 0.0,
-                                   (*warnings, reason), timings)
+            answer = self._abstain(text, read.query, passages, name, best, (*warnings, reason), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
-        best = read.ranked[0][1].score if read.ranked else 0.0
         yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=read.query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
                      support=round(best, 4))

@@ -20,7 +20,6 @@ from pydantic import ConfigDict
 
 from qa_bot.cite import MARKER
 from qa_bot.corpus import KIND_WEIGHT, sentence_id
-from qa_bot.evidence import acronyms
 from qa_bot.lexical import BM25, LEXICAL_VERSION, STOPWORDS, fold, terms, tokens
 from qa_bot.store import Store
 from qa_bot.types import Passage
@@ -39,7 +38,6 @@ class Snapshot:
     position: dict[str, int]
     bm25: BM25
     by_sentence: dict[tuple[str, int, int], list[int]]
-    acronyms: frozenset[str] = frozenset()  # initials of the names the articles spell out ('un')
 
 
 class Index:
@@ -113,7 +111,6 @@ class Index:
                 by_sentence.setdefault((p.source_id, s, e), []).append(i)
         snap = Snapshot(
             version, passages, {p.id: i for i, p in enumerate(passages)}, BM25(docs_terms), by_sentence,
-            frozenset().union(*(acronyms(p.text) for p in passages)),
         )
         log.info("loaded %d passages in %.2fs", len(passages), time.perf_counter() - started)
         return snap
@@ -143,7 +140,6 @@ class Retrieval:
     passages: list[Passage]
     query_vector: np.ndarray
     bm25: BM25
-    parts: tuple[str, ...] = ()  # the parts of a multi-part question, as searched
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:

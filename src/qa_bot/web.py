@@ -19,7 +19,7 @@ from qa_bot import engines
 from qa_bot.config import Settings
 from qa_bot.corpus import SUFFIXES
 from qa_bot.errors import ConfigError, QABotError
-from qa_bot.pipeline import QABot, clean_question
+from qa_bot.pipeline import REMOVED, QABot, clean_question
 from qa_bot.types import Answer
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def render_answer(answer: Answer, turn: int, partial: str | None = None) -> str:
     if partial is None:
         if answer.query and answer.query != answer.question:
             body += f'<div class="qa-searched">Searched for: {_md_text(answer.query)}</div>'
-        removed = [w for w in answer.warnings if w.startswith("removed from the")]
+        removed = [w for w in answer.warnings if w.startswith(REMOVED)]
         for warning in answer.warnings:
             if warning not in removed:
                 body += f'<div class="qa-note">Note: {_md_text(warning)}</div>'
