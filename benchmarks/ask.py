@@ -88,11 +88,11 @@ def stage_breakdown(
             t = add("  embed_query (inside search)", t)
             idx.store.passages.query(
                 query_embeddings=[qv],
-                n_results=min(50, len(idx.snapshot().passages)),
+                n_results=min(50, idx.snapshot().size),
                 include=["distances", "embeddings"],
             )
             t = add("  chroma query n=50 +embeddings (inside search)", t)
-            idx.snapshot().bm25.scores(terms(query))
+            idx.snapshot().lexical.scores(terms(query))
             t = add("  bm25 scores (inside search)", t)
             found = search(idx, query, bot.settings.candidates)
             t = add("search() total (candidates)", t)

@@ -15,6 +15,7 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
@@ -244,12 +245,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve_page(store: Path) -> Iterator[tuple[str, object, Settings]]:
+def serve_page(store: Path, **changes: Any) -> Iterator[tuple[str, object, Settings]]:
     """The chat page served in-process on a free loopback port over a store built from seeds/."""
     from qa_bot import web
     from qa_bot.pipeline import QABot
 
-    settings = Settings(store_dir=store, seeds_dir=SEEDS, host="127.0.0.1", port=free_port())
+    settings = Settings(store_dir=store, seeds_dir=SEEDS, host="127.0.0.1", port=free_port(), **changes)
     bot = QABot(settings)
     bot.ensure_store()
     app = web.build_app(bot)

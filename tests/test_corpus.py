@@ -200,7 +200,7 @@ def test_oversize_file(tmp_path: Path) -> None:
 
 def test_wrong_suffix(tmp_path: Path) -> None:
     with pytest.raises(ArticleError, match=r"\.txt"):
-        load_article(write(tmp_path, "a.pdf", "Some text here."))
+        load_article(write(tmp_path, "a.docx", "Some text here."))
 
 
 def test_discover_reports_empty_folder_and_missing_path(tmp_path: Path) -> None:

@@ -136,7 +136,9 @@ def test_ingest_killed_repeatedly_converges(tmp_path: Path) -> None:
     articles.mkdir()
     for copy in range(COPIES):
         for path in SEED_FILES:
-            shutil.copyfile(path, articles / f"c{copy:02d}_{path.name}")
+            # Each copy differs by a line: the same text under a new name is not ingested twice.
+            text = path.read_text(encoding="utf-8") + f"\nCopy number {copy} of this article.\n"
+            (articles / f"c{copy:02d}_{path.name}").write_text(text, encoding="utf-8")
 
     def run(store: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", _INGEST_SCRIPT, str(store), str(articles)],

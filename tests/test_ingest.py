@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SEED_FILES, SEEDS, HashEmbeddings, make_settings
+from qa_bot import lexindex
 from qa_bot.config import Settings
 from qa_bot.corpus import chunk, load_article
 from qa_bot.errors import NothingToIngestError
@@ -183,7 +184,9 @@ def test_killed_ingest_recovers(
     folder.mkdir()
     for n in range(copies):
         for path in SEED_FILES:
-            shutil.copyfile(path, folder / f"c{n}_{path.name}")
+            # Each copy differs by a line: the same text under a new name is (rightly) not ingested twice.
+            (folder / f"c{n}_{path.name}").write_text(path.read_text(encoding="utf-8") + f"\nCopy {n}.\n",
+                                                      encoding="utf-8")
     store_dir = tmp_path / "store"
     env = {**os.environ, "QA_BOT_STORE_DIR": str(store_dir), "HF_HUB_OFFLINE": "1",
            "ANONYMIZED_TELEMETRY": "False"}
@@ -216,6 +219,9 @@ def test_killed_ingest_recovers(
     assert store.sentences.count() == open_store(clean).sentences.count()
     again = ingest([folder], settings=settings, embeddings=real_embeddings)  # type: ignore[arg-type]
     assert (again.added, again.replaced, again.removed) == (0, 0, 0)
+    index = lexindex.open_index(settings.lexical_dir)
+    assert index is not None and index.version == store.version(), "the lexical index agrees with the store"
+    assert {index.id_at(i) for i in range(len(index))} == ids
     assert killed, "the ingest finished before it could be killed: nothing was tested"
     assert summary.files_added or summary.files_changed, "the kill left no work to finish"
 

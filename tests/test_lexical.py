@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_bot.lexical import BM25, STOPWORDS, fold, stem, terms, tokens
+from qa_bot.lexical import STOPWORDS, fold, stem, terms, tokens
 
 
 def test_fold_removes_accents_and_case() -> None:
@@ -51,28 +51,6 @@ def test_terms_drop_stopwords() -> None:
     got = terms("What did the delegates say about the elections?")
     assert got == ["delegat", "election"] or got == ["delegate", "election"]
     assert not set(got) & STOPWORDS
-
-
-def test_bm25_ranks_rare_term_match_first() -> None:
-    docs = [terms(t) for t in (
-        "the congress met in Hanoi",
-        "the congress elected 1588 delegates",
-        "weather in Hanoi was mild",
-    )]
-    bm = BM25(docs)
-    scores = bm.scores(terms("how many delegates at the congress"))
-    assert scores.argmax() == 1
-    assert scores[2] == 0.0
-
-
-def test_bm25_unseen_term_has_highest_idf() -> None:
-    bm = BM25([["a", "b"], ["a", "c"]])
-    assert bm.idf_of("zzz") > bm.idf_of("b") > bm.idf_of("a")
-
-
-def test_bm25_empty_corpus() -> None:
-    bm = BM25([])
-    assert bm.scores(["x"]).shape == (0,)
 
 
 def test_plurals_meet_their_singulars() -> None:

@@ -92,7 +92,9 @@ def test_upload_checks(tmp_path: Path) -> None:
     big.write_text("x" * 200, encoding="utf-8")
     assert web.check_upload(ok, "story.txt", settings) is None
     assert web.check_upload(ok, "story.md", settings) is None
-    assert "only .txt and .md" in (web.check_upload(ok, "story.pdf", settings) or "")
+    assert web.check_upload(ok, "story.pdf", settings) is None
+    assert web.check_upload(ok, "story.html", settings) is None
+    assert "only .txt, .md, .html" in (web.check_upload(ok, "story.docx", settings) or "")
     assert web.check_upload(ok, ".hidden.txt", settings)
     assert web.check_upload(ok, "../evil.txt", settings)
     assert web.check_upload(ok, "a\x00b.txt", settings)

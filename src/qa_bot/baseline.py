@@ -91,7 +91,7 @@ def run_baseline(
     if embeddings is None:
         from qa_bot.embeddings import load_embeddings
 
-        embeddings = load_embeddings(settings.embedding_model)
+        embeddings = load_embeddings(settings.embedding_model, settings.embedding_backend, settings.embedding_cache)
     notes = [
         f"LangChain RAG tutorial: RecursiveCharacterTextSplitter({CHUNK_SIZE}/{CHUNK_OVERLAP}), "
         f"Chroma, similarity_search k={BASELINE_K}, the tutorial prompt; same embeddings "

@@ -35,6 +35,8 @@ def citation(marker: int, ev: Evidence) -> Citation:
         passage_end=p.end,
         answer_start=ev.answer_start,
         answer_end=ev.answer_end,
+        published=p.published,
+        url=p.url,
     )
 
 

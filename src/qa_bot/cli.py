@@ -1,4 +1,4 @@
-"""Thin command line over the library: ingest | ask | stats | serve | eval."""
+"""Thin command line over the library: ingest | ask | stats | index | serve | eval."""
 
 from __future__ import annotations
 
@@ -64,7 +64,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def format_answer(answer: Any) -> str:
     """The answer, then its numbered quotes with title and source."""
+    from qa_bot.documents import display_date
+
     lines = [answer.text]
+    if getattr(answer, "as_of", ""):
+        lines.append(f"(as of {display_date(answer.as_of)}, the date of [1])")
     if answer.query and answer.query != answer.question:
         lines.append(f"(searched for: {answer.query})")
     for warning in answer.warnings:
@@ -74,7 +78,10 @@ def format_answer(answer: Any) -> str:
     for c in answer.citations:
         lines.append(f"[{c.marker}] \u201c{c.quote}\u201d")
         outlet = f", {c.outlet}" if c.outlet else ""
-        lines.append(f"    \u2014 {c.title}{outlet} ({c.source_id}, characters {c.start}-{c.end})")
+        dated = f", {display_date(c.published)}" if c.published else ""
+        lines.append(f"    \u2014 {c.title}{outlet}{dated} ({c.source_id}, characters {c.start}-{c.end})")
+        if c.url:
+            lines.append(f"      {c.url}")
     return "\n".join(lines)
 
 
@@ -83,7 +90,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     clean_question(args.question, settings.max_question_chars)  # fail fast, before loading the model
-    answer = QABot(settings).ask(args.question, backend=args.backend, k=args.k)
+    answer = QABot(settings).ask(args.question, backend=args.backend, k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -112,6 +119,27 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa_bot.ingest import sync_index
+    from qa_bot.lexindex import built_version
+    from qa_bot.store import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    folder = settings.lexical_dir
+    if args.rebuild:
+        with store.write_lock():
+            sync_index(store, force=True)
+    built, current = built_version(folder), store.version()
+    state = "current" if built == current else ("missing" if built is None else "out of date")
+    if args.json:
+        print(json.dumps({"index": str(folder), "state": state, "index_version": built, "store_version": current}))
+    else:
+        print(f"lexical index {folder}: {state}" + ("" if state == "current" else
+                                                     " (run 'qa-bot index --rebuild')"))
+    return EXIT_OK if state == "current" else EXIT_FAIL
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa_bot.web import serve
 
@@ -133,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add or update articles in the store")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", help="files, folders or http(s) links to pages (default: seeds/); "
+                   ".txt, .md, .html, .htm and .pdf")
     p.add_argument("--store", type=Path, help="store folder (QA_BOT_STORE_DIR)")
     p.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
     p.add_argument("--rebuild", action="store_true", help="start from an empty store")
@@ -144,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--backend", help="extractive | local | openai | provider:model")
     p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--since", help="only articles published on or after this date (2026-01-31)")
+    p.add_argument("--until", help="only articles published on or before this date")
     p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
@@ -152,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("index", help="check the lexical index, or rebuild it from the store's passages")
+    p.add_argument("--rebuild", action="store_true", help="rebuild it (server mode: into QA_BOT_INDEX_DIR)")
+    p.add_argument("--store", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("serve", help="start the chat page")
     p.add_argument("--host", help="default 127.0.0.1 (QA_BOT_HOST)")

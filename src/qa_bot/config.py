@@ -12,6 +12,9 @@ from typing import Any
 from qa_bot.errors import ConfigError
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# How the embedding model runs: sentence-transformers on torch, or its ONNX export on ONNX Runtime
+# (fp32: the same vectors as torch; int8: dynamically quantized, faster, slightly different vectors).
+EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def _int(value: str, name: str) -> int:
@@ -19,6 +22,14 @@ def _int(value: str, name: str) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def _bool(value: str, name: str) -> bool:
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
 
 
 def _float(value: str, name: str) -> float:
@@ -37,6 +48,8 @@ class Settings:
     chroma_url: str | None = None
     collection: str = "qa_bot"
     embedding_model: str = BUNDLED_EMBEDDING_MODEL
+    embedding_backend: str = "torch"  # one of EMBEDDING_BACKENDS
+    embedding_cache: Path = Path(".cache/embeddings")  # ONNX exports of the embedding model, made once
     backend: str = "extractive"
     k: int = 5
     llm_model: str | None = None
@@ -57,6 +70,9 @@ class Settings:
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
     reader_window: int = 0  # read only this many sentences of each candidate (0: the whole passage)
+    fetch_timeout: float = 15.0  # seconds to fetch one link, redirects included
+    fetch_allow_private: bool = False  # let links reach loopback, private and link-local addresses
+    index_dir: Path | None = None  # the lexical index; default beside an embedded store, .cache/index for a server
 
 
     @classmethod
@@ -70,7 +86,7 @@ class Settings:
             return raw if raw not in (None, "") else None
 
         paths = {"STORE_DIR": "store_dir", "SEEDS_DIR": "seeds_dir", "UPLOAD_DIR": "upload_dir",
-                 "READER_MODEL": "reader_model"}
+                 "READER_MODEL": "reader_model", "INDEX_DIR": "index_dir"}
         for var, attr in paths.items():
             if (raw := get(var)) is not None:
                 values[attr] = Path(raw)
@@ -78,6 +94,7 @@ class Settings:
             "CHROMA_URL": "chroma_url",
             "COLLECTION": "collection",
             "EMBEDDING_MODEL": "embedding_model",
+            "EMBEDDING_BACKEND": "embedding_backend",
             "BACKEND": "backend",
             "LLM_MODEL": "llm_model",
             "OPENAI_BASE_URL": "openai_base_url",
@@ -87,6 +104,10 @@ class Settings:
         for var, attr in strings.items():
             if (raw := get(var)) is not None:
                 values[attr] = raw
+        if "embedding_backend" in values:
+            values["embedding_backend"] = values["embedding_backend"].strip().lower()
+        if (raw := get("EMBEDDING_CACHE")) is not None:
+            values["embedding_cache"] = Path(raw)
         ints = {
             "K": "k",
             "LLM_MAX_TOKENS": "llm_max_tokens",
@@ -104,13 +125,17 @@ class Settings:
                 values[attr] = _int(raw, f"QA_BOT_{var}")
         if (raw := get("LLM_TIMEOUT")) is not None:
             values["llm_timeout"] = _float(raw, "QA_BOT_LLM_TIMEOUT")
+        if (raw := get("FETCH_TIMEOUT")) is not None:
+            values["fetch_timeout"] = _float(raw, "QA_BOT_FETCH_TIMEOUT")
+        if (raw := get("FETCH_ALLOW_PRIVATE")) is not None:
+            values["fetch_allow_private"] = _bool(raw, "QA_BOT_FETCH_ALLOW_PRIVATE")
         if (raw := get("READER_THRESHOLD")) is not None:
             values["reader_threshold"] = _float(raw, "QA_BOT_READER_THRESHOLD")
         key = get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or None
         if key:
             values["openai_api_key"] = key
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for attr in ("store_dir", "seeds_dir", "upload_dir", "reader_model"):
+        for attr in ("store_dir", "seeds_dir", "upload_dir", "reader_model", "index_dir"):
             if isinstance(values.get(attr), str):
                 values[attr] = Path(values[attr])
         settings = cls(**values)
@@ -135,11 +160,26 @@ class Settings:
             raise ConfigError("max_question_chars must be at least 10")
         if self.llm_timeout <= 0:
             raise ConfigError("llm_timeout must be positive")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ConfigError(
+                f"embedding_backend (QA_BOT_EMBEDDING_BACKEND) must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+                f"got {self.embedding_backend!r}"
+            )
+        if self.fetch_timeout <= 0:
+            raise ConfigError("fetch_timeout must be positive")
 
     @property
     def uploads(self) -> Path:
         """Where articles uploaded through the page are kept (beside the store by default)."""
         return self.upload_dir or self.store_dir / "uploads"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Where this store's lexical index lives: a shared volume in server mode (QA_BOT_INDEX_DIR)."""
+        if self.index_dir is not None:
+            return self.index_dir / self.collection
+        base = Path(".cache/index") if self.chroma_url else self.store_dir / "lexical"
+        return base / self.collection
 
     def public_dict(self) -> dict[str, Any]:
         """Settings as JSON-friendly values, the API key masked."""

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa_bot.documents import CONVERTED, KINDS, Document, convert, dateline, is_sidecar
+from qa_bot.documents import SUFFIXES as SUFFIXES
 from qa_bot.errors import ArticleError
 from qa_bot.types import Passage
-
-SUFFIXES = (".txt", ".md")
 
 # How much each kind of passage counts in ranking: scraped debris ranks below body text.
 KIND_WEIGHT = {
@@ -65,6 +65,9 @@ class Article:
     title: str
     outlet: str
     digest: str
+    published: str = ""  # ISO date: from the page, the dateline or the PDF; "" when unknown
+    url: str = ""  # the page's own link, when it has one
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -236,10 +239,12 @@ def derive_title(text: str, blocks: list[Block], fallback: str) -> str:
 
 
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
-    """Read one file into an Article (ArticleError when it cannot be used)."""
+    """Read one file into an Article (ArticleError when it cannot be used); a saved page or a PDF is
+    read through its extracted text, kept beside it, which its offsets count."""
     if path.suffix.lower() not in SUFFIXES:
-        raise ArticleError(f"{path.name}: only .txt and .md files are read")
-    text = read_text(path, max_bytes)
+        raise ArticleError(f"{path.name}: only {KINDS} files are read")
+    doc = convert(path, max_bytes) if path.suffix.lower() in CONVERTED else Document(read_text(path, max_bytes))
+    text = doc.text
     blocks = classify(text)
     if not blocks:
         raise ArticleError(f"{path.name}: no text to index")
@@ -248,9 +253,12 @@ def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
         source_id=path.name,
         path=path,
         text=text,
-        title=derive_title(text, blocks, path.stem),
-        outlet=detect_outlet(text, blocks),
+        title=doc.title or derive_title(text, blocks, path.stem),
+        outlet=doc.site or detect_outlet(text, blocks),
         digest=digest,
+        published=doc.published or dateline(text),
+        url=doc.url,
+        author=doc.author,
     )
 
 
@@ -301,6 +309,8 @@ def chunk(article: Article, size: int = 4, overlap: int = 1, max_chars: int = 15
                 kind=kind,
                 id=passage_id(article.source_id, start, end, body),
                 sentences=tuple(sents),
+                published=article.published,
+                url=article.url,
             )
         )
 
@@ -332,12 +342,12 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
         if path.is_dir():
             files = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUFFIXES and not any(
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not is_sidecar(p) and not any(
                     part.startswith(".") for part in p.relative_to(path).parts
                 )
             )
             if not files:
-                errors.append(f"{path}: no .txt or .md files in this folder")
+                errors.append(f"{path}: no {KINDS} files in this folder")
             found.extend(files)
         elif path.exists():
             found.append(path)

@@ -15,6 +15,10 @@ class ArticleError(QABotError, ValueError):
     """An article file cannot be read as text (missing, binary, not UTF-8, too large, empty)."""
 
 
+class FetchError(ArticleError):
+    """A link cannot be saved as a web page (refused address, HTTP error, timeout, too large, not a page)."""
+
+
 class NothingToIngestError(QABotError, ValueError):
     """No file at all could be read from the paths given."""
 

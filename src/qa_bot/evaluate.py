@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from qa_bot.cite import MARKER
 from qa_bot.config import Settings
+from qa_bot.documents import text_path
 from qa_bot.errors import ConfigError
 from qa_bot.types import Answer, Citation, Passage
 
@@ -161,7 +162,7 @@ class Texts:
     def get(self, source_id: str) -> str | None:
         """The text of a file in the folder, or None when the name is not a plain file there."""
         if source_id not in self._cache:
-            path = self.folder / source_id
+            path = text_path(self.folder / source_id)  # a page's or PDF's kept text
             ok = bool(source_id) and Path(source_id).name == source_id and path.is_file()
             self._cache[source_id] = path.open(encoding="utf-8").read() if ok else None
         return self._cache[source_id]
@@ -833,7 +834,9 @@ def corpus_settings(settings: Settings, corpus: Path, store: Path | None = None)
     if (corpus / "articles").is_dir():
         corpus = corpus / "articles"
     digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:10]
-    store = store or Path(".cache") / "eval-stores" / f"{corpus.resolve().name}-{digest}"
+    # One store per embedding backend: their vectors are compared, never mixed (store.VECTOR_FAMILY).
+    name = f"{corpus.resolve().name}-{digest}-{settings.embedding_backend}"
+    store = store or Path(".cache") / "eval-stores" / name
     return settings.replace(store_dir=store, seeds_dir=corpus, upload_dir=store / "uploads")
 
 

@@ -3,6 +3,10 @@
 Order of writes per article: sentences, passages, deletion of stale ones, and last the article's
 record with its digest. A record whose digest matches the file means the article is complete; a
 process killed anywhere before that leaves work the next ingest finds and finishes.
+
+The store's version changes before the first write and after the last, and the lexical index is
+built for the final version: an index whose version is not the store's is out of date, and the next
+ingest (even of unchanged files) rebuilds it.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import TypeVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from qa_bot import lexindex
 from qa_bot.config import Settings
 from qa_bot.corpus import Article, chunk, discover, load_article, sentence_id
 from qa_bot.errors import ArticleError, NothingToIngestError
+from qa_bot.fetch import forget, is_link, save_links
 from qa_bot.lexical import LEXICAL_VERSION, terms
 from qa_bot.store import Store, open_store
 from qa_bot.types import IngestSummary, Passage
@@ -59,6 +65,9 @@ def _passage_metadata(p: Passage) -> dict[str, str | int | float | bool]:
         "sents": ";".join(f"{s},{e}" for s, e in p.sentences),
         "terms": " ".join(terms(p.text)),
         "terms_version": LEXICAL_VERSION,
+        "published": p.published,
+        "published_day": int(p.published.replace("-", "")) if p.published else 0,  # for date filters in Chroma
+        "url": p.url,
     }
 
 
@@ -171,6 +180,7 @@ def ingest_articles(
         removed = 0
         wrote = False
         if work:
+            store.bump_version()  # from here until the index is rebuilt, the index is marked out of date
             # One order for all articles: sentences, passages, deletions, and the records last.
             vectors = _sentence_vectors(store, embeddings, work, progress)
             adds = [(plan, p) for plan in work for p in plan.add]
@@ -213,6 +223,8 @@ def ingest_articles(
             records = store.sources.get(include=[])
             gone = [sid for sid in records["ids"] if sid not in keep]
             if gone:
+                if not wrote:
+                    store.bump_version()
                 passages = sorted(pid for ids in _existing_by_source(store.passages, gone).values() for pid in ids)
                 sentences = sorted(sid for ids in _existing_by_source(store.sentences, gone).values() for sid in ids)
                 for ids in _batched(passages, 5000):
@@ -224,6 +236,7 @@ def ingest_articles(
                 wrote = True
         if wrote:
             store.bump_version()
+        indexed = sync_index(store)
     return IngestSummary(
         files=len(articles),
         passages=sum(len(p.passages) for p in plans),
@@ -236,7 +249,20 @@ def ingest_articles(
         files_added=tuple(p.article.source_id for p in plans if p.status == "new"),
         files_changed=tuple(p.article.source_id for p in plans if p.status == "changed"),
         files_removed=tuple(gone),
+        reindexed=indexed,
     )
+
+
+def sync_index(store: Store, *, force: bool = False) -> bool:
+    """Rebuild the store's lexical index when it is missing or not of the store's version; True if rebuilt."""
+    if store.index_dir is None:
+        return False
+    if not force and lexindex.built_version(store.index_dir) == store.version():
+        return False
+    started = time.perf_counter()
+    index = lexindex.rebuild(store, store.index_dir)
+    log.info("lexical index: %d passages in %.2fs", len(index), time.perf_counter() - started)
+    return True
 
 
 def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article], list[str]]:
@@ -256,6 +282,39 @@ def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article],
     return list(articles.values()), errors
 
 
+def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[list[Article], list[str]]:
+    """Articles without those whose exact text is already stored (or read just before) under another
+    name or link; a file already in the store under its own name is always kept (it may be an update)."""
+    holders: dict[str, set[str]] = {}
+    stored: set[str] = set()
+    for batch in _batched(articles, 200):
+        got = store.sources.get(where={"digest": {"$in": sorted({a.digest for a in batch})}}, include=["metadatas"])
+        for sid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            holders.setdefault(str((meta or {}).get("digest")), set()).add(sid)
+        stored.update(store.sources.get(ids=[a.source_id for a in batch], include=[])["ids"])
+    names = {a.source_id for a in articles}
+    kept: list[Article] = []
+    errors: list[str] = []
+    for article in articles:
+        others = sorted(sid for sid in holders.get(article.digest, set()) - {article.source_id}
+                        if not prune or sid in names)
+        if others and article.source_id not in stored:
+            errors.append(f"{article.path}: the same text is already in the store as {others[0]}; not added twice")
+            continue
+        kept.append(article)
+        holders.setdefault(article.digest, set()).add(article.source_id)
+    return kept, errors
+
+
+def _by_link(message: str, saved: dict[Path, str]) -> str:
+    """A message about a saved page, told about the link the reader gave."""
+    for path, url in saved.items():
+        for name in (str(path), path.name):
+            if message.startswith(name + ": "):
+                return f"{url}: {message[len(name) + 2 :]}"
+    return message
+
+
 def ingest(
     paths: Iterable[str | Path] | None = None,
     *,
@@ -266,19 +325,32 @@ def ingest(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    """Ingest article files or folders (default: the seeds folder) and return what was done."""
+    """Ingest article files, folders or http(s) links (default: the seeds folder) and return what was done.
+    A link is saved as a web page in the uploads folder first; each item that fails is one line in errors."""
     settings = settings or Settings.from_env()
-    targets = [Path(p) for p in paths] if paths else [settings.seeds_dir]
-    articles, errors = read_articles(targets, settings.max_file_bytes)
+    given = list(paths) if paths else [settings.seeds_dir]
+    saved, errors = save_links([str(p).strip() for p in given if is_link(p)], settings)
+    targets = [Path(p) for p in given if not is_link(p)] + list(saved)
+    articles, read_errors = read_articles(targets, settings.max_file_bytes) if targets else ([], [])
+    errors += [_by_link(e, saved) for e in read_errors]
+    if not articles:
+        raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
+    store = store or open_store(settings)
+    if not rebuild:
+        articles, copies = _skip_copies(store, articles, prune)
+        errors += [_by_link(e, saved) for e in copies]
+    kept = {a.source_id for a in articles}
+    for path in saved:
+        if path.name not in kept:
+            forget(path)  # a link whose page was unusable or a copy: nothing of it stays
     for message in errors:
         log.warning("skipped %s", message)
     if not articles:
-        raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
+        return IngestSummary(errors=tuple(errors))
     if embeddings is None:
         from qa_bot.embeddings import load_embeddings
 
-        embeddings = load_embeddings(settings.embedding_model)
-    store = store or open_store(settings)
+        embeddings = load_embeddings(settings.embedding_model, settings.embedding_backend, settings.embedding_cache)
     return ingest_articles(
         articles, store, embeddings, settings=settings, prune=prune, rebuild=rebuild,
         progress=progress, errors=errors,

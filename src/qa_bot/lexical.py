@@ -1,15 +1,10 @@
-"""Words for the lexical side: a tokenizer that keeps names, numbers and dates, and BM25 over it."""
+"""Words for the lexical side: a tokenizer that keeps names, numbers and dates (BM25 over them: lexindex.py)."""
 
 from __future__ import annotations
 
 import functools
-import math
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Sequence
-
-import numpy as np
 
 STOPWORDS = frozenset(
     (
@@ -92,42 +87,3 @@ def terms(text: str) -> list[str]:
 def _terms(text: str) -> tuple[str, ...]:
     # The same passages and sentences are read for question after question: cached by text.
     return tuple(stem(t) for t in tokens(text) if t not in STOPWORDS)
-
-
-class BM25:
-    """Okapi BM25 over an inverted index; scoring touches only the documents that hold query terms."""
-
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self.n = len(docs)
-        lengths = np.array([len(d) for d in docs], dtype=np.float32)
-        self.avgdl = float(lengths.mean()) if self.n else 0.0
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for i, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                ids, tfs = postings.setdefault(term, ([], []))
-                ids.append(i)
-                tfs.append(tf)
-        norm = self.k1 * (1 - self.b + self.b * lengths / (self.avgdl or 1.0))
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.idf: dict[str, float] = {}
-        for term, (ids, tfs) in postings.items():
-            idx = np.array(ids, dtype=np.int64)
-            freq = np.array(tfs, dtype=np.float32)
-            self.postings[term] = (idx, freq * (self.k1 + 1) / (freq + norm[idx]))
-            df = len(ids)
-            self.idf[term] = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
-
-    def scores(self, query: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the query terms."""
-        out = np.zeros(self.n, dtype=np.float32)
-        for term in set(query):
-            hit = self.postings.get(term)
-            if hit is not None:
-                idx, weight = hit
-                out[idx] += self.idf[term] * weight
-        return out
-
-    def idf_of(self, term: str) -> float:
-        """Inverse document frequency; unseen terms get the highest."""
-        return self.idf.get(term, math.log(1 + (self.n + 0.5) / 0.5))

@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable
 from qa_bot import engines
 from qa_bot.cite import compose, verify
 from qa_bot.config import Settings
+from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, rerank, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import missing_specifics, sentences
@@ -85,7 +86,8 @@ class QABot:
         if embeddings is None:
             from qa_bot.embeddings import load_embeddings
 
-            embeddings = load_embeddings(self.settings.embedding_model)
+            embeddings = load_embeddings(self.settings.embedding_model, self.settings.embedding_backend,
+                                         self.settings.embedding_cache)
         self.embeddings = embeddings
         self._reader = reader
         self._store = store
@@ -165,14 +167,15 @@ class QABot:
 
     # -------------------------------------------------------------- retrieval
 
-    def retriever(self, k: int | None = None) -> QARetriever:
-        """The hybrid search as a LangChain BaseRetriever."""
+    def retriever(self, k: int | None = None, *, since: object = None, until: object = None) -> QARetriever:
+        """The hybrid search as a LangChain BaseRetriever (since/until: only articles published then)."""
         self.ensure_store()
-        return QARetriever(index=self.index, k=k or self.settings.k)
+        since_day, until_day = _date_range(since, until)
+        return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day)
 
-    def _read(self, question: str, query: str) -> Read:
+    def _read(self, question: str, query: str, since: str | None = None, until: str | None = None) -> Read:
         """Search about `candidates` passages for the query, then let the reader rerank them."""
-        found = search(self.index, query, self.settings.candidates)
+        found = search(self.index, query, self.settings.candidates, since=since, until=until)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
         readings = self.reader.read(query, [text for _, text in windows])
         # Spans are read inside each window; the Reading is given relative to its passage.
@@ -197,22 +200,24 @@ class QABot:
             out.append((a, p.text[a - p.start : b - p.start]))
         return out
 
-    def _understand(self, text: str, pairs: list[tuple[str, str]]) -> Read:
+    def _understand(self, text: str, pairs: list[tuple[str, str]], since: str | None = None,
+                    until: str | None = None) -> Read:
         """_understand_uncached, remembered for the last questions (retrieve() then ask() reads once)."""
         self.ensure_store()
-        key = (text, tuple(pairs), self.settings.candidates, self.index.snapshot().version)
+        key = (text, tuple(pairs), self.settings.candidates, self.index.snapshot().version, since, until)
         with self._lock:
             hit = self._recent.get(key)
         if hit is not None:
             return hit
-        read = self._understand_uncached(text, pairs)
+        read = self._understand_uncached(text, pairs, since, until)
         with self._lock:
             self._recent[key] = read
             while len(self._recent) > 64:
                 self._recent.pop(next(iter(self._recent)))
         return read
 
-    def _understand_uncached(self, text: str, pairs: list[tuple[str, str]]) -> Read:
+    def _understand_uncached(self, text: str, pairs: list[tuple[str, str]], since: str | None = None,
+                             until: str | None = None) -> Read:
         """A question that stands on its own is searched as it is. One that cannot (an ellipsis: 'And in
         2020?') borrows from the conversation. One with a pronoun ('When will it take place?', 'that
         official') is read alone first and borrows only when alone it finds no answer: measured on the
@@ -220,17 +225,19 @@ class QABot:
         time this way and 93.7% when every pronoun question borrowed."""
         query = condense(text, pairs)
         if query == text:
-            return self._read(text, text)
+            return self._read(text, text, since, until)
         if leans_on_conversation(text) == "pronoun":
-            alone = self._read(text, text)
+            alone = self._read(text, text, since, until)
             if _best(alone) >= self.threshold:
                 return alone
-        return self._read(text, query)
+        return self._read(text, query, since, until)
 
-    def retrieve(self, question: str, k: int | None = None, history: History | None = None) -> list[Passage]:
-        """Passages for a question, reranked by the reader (follow-ups resolved with the history first)."""
+    def retrieve(self, question: str, k: int | None = None, history: History | None = None, *,
+                 since: object = None, until: object = None) -> list[Passage]:
+        """Passages for a question, reranked by the reader (follow-ups resolved with the history first);
+        since/until (dates) keep only articles published in that range."""
         text = clean_question(question, self.settings.max_question_chars)
-        read = self._understand(text, normalize_history(history))
+        read = self._understand(text, normalize_history(history), *_date_range(since, until))
         return _top(read.ranked, k or self.settings.k)
 
     # ----------------------------------------------------------------- answer
@@ -271,7 +278,7 @@ class QABot:
         if lead and len(lead) < 0.8 * len(chosen.evidence[0].text):
             text = f"{lead} [1]\n\n{text}"
         return Answer(question=question, text=text, citations=cites, backend=backend, query=read.query,
-                      warnings=warnings, timings=timings, support=round(chosen.support, 4))
+                      warnings=warnings, timings=timings, support=round(chosen.support, 4), as_of=cites[0].published)
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
         prompt = ChatPromptTemplate.from_messages(
@@ -281,31 +288,39 @@ class QABot:
 
     @staticmethod
     def _sources_block(passages: list[Passage]) -> str:
-        return "\n\n".join(f"[{i}] ({p.title}) {p.text}" for i, p in enumerate(passages, 1))
+        # A dated source says so, so the model can answer 'as of' its date.
+        return "\n\n".join(
+            f"[{i}] ({p.title}{', published ' + display_date(p.published) if p.published else ''}) {p.text}"
+            for i, p in enumerate(passages, 1)
+        )
 
     def ask(
-        self, question: str, history: History | None = None, *, backend: str | None = None, k: int | None = None
+        self, question: str, history: History | None = None, *, backend: str | None = None, k: int | None = None,
+        since: object = None, until: object = None,
     ) -> Answer:
-        """Answer a question with verbatim citations, or abstain when the articles do not say."""
+        """Answer a question with verbatim citations, or abstain when the articles do not say; since/until
+        (dates) search only articles published in that range."""
         final: Answer | None = None
-        for event in self.stream(question, history, backend=backend, k=k):
+        for event in self.stream(question, history, backend=backend, k=k, since=since, until=until):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
         return final
 
     def stream(
-        self, question: str, history: History | None = None, *, backend: str | None = None, k: int | None = None
+        self, question: str, history: History | None = None, *, backend: str | None = None, k: int | None = None,
+        since: object = None, until: object = None,
     ) -> Iterator[str | Answer]:
         """Partial texts while an LLM drafts (unverified), then the final verified Answer."""
         text = clean_question(question, self.settings.max_question_chars)
         pairs = normalize_history(history)
+        dates = _date_range(since, until)
         name = backend or self.settings.backend
         wanted = self.settings.replace(k=k, candidates=max(k, self.settings.candidates)) if k else self.settings
         bot = self if wanted == self.settings else _with_settings(self, wanted)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        read = bot._understand(text, pairs)
+        read = bot._understand(text, pairs, *dates)
         timings["retrieve"] = time.perf_counter() - started
         if name == engines.EXTRACTIVE:
             answer = bot._extractive(text, read, name, (), timings)
@@ -364,7 +379,15 @@ class QABot:
             return
         yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=read.query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
-                     support=round(best, 4))
+                     support=round(best, 4), as_of=cites[0].published)
+
+
+def _date_range(since: object, until: object) -> tuple[str | None, str | None]:
+    """since/until as ISO days; InvalidQuestionError when one is not a date or the range is empty."""
+    first, last = parse_day(since, "since"), parse_day(until, "until")
+    if first and last and first > last:
+        raise InvalidQuestionError(f"the date range is empty: since {first} is after until {last}")
+    return first, last
 
 
 def _best(read: Read) -> float:
@@ -401,14 +424,15 @@ def get_bot(settings: Settings | None = None) -> QABot:
 
 def ask(
     question: str, history: History | None = None, *, backend: str | None = None, k: int | None = None,
-    settings: Settings | None = None,
+    settings: Settings | None = None, since: object = None, until: object = None,
 ) -> Answer:
-    """Answer a question about the articles; see Answer for what comes back."""
-    return get_bot(settings).ask(question, history, backend=backend, k=k)
+    """Answer a question about the articles (since/until: only those published in that range); see Answer."""
+    return get_bot(settings).ask(question, history, backend=backend, k=k, since=since, until=until)
 
 
 def retrieve(
-    question: str, k: int = 5, history: History | None = None, *, settings: Settings | None = None
+    question: str, k: int = 5, history: History | None = None, *, settings: Settings | None = None,
+    since: object = None, until: object = None,
 ) -> list[Passage]:
-    """The passages a question retrieves, best first."""
-    return get_bot(settings).retrieve(question, k, history)
+    """The passages a question retrieves, best first (since/until: only those published in that range)."""
+    return get_bot(settings).retrieve(question, k, history, since=since, until=until)

@@ -7,8 +7,10 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,11 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from qa_bot import lexindex
 from qa_bot.cite import MARKER
 from qa_bot.corpus import KIND_WEIGHT, sentence_id
-from qa_bot.lexical import BM25, LEXICAL_VERSION, STOPWORDS, fold, terms, tokens
+from qa_bot.lexical import STOPWORDS, fold, terms, tokens
+from qa_bot.lexindex import LexicalIndex
 from qa_bot.store import Store
 from qa_bot.types import Passage
 
@@ -29,91 +33,137 @@ LEXICAL_WEIGHT = 0.6
 History = Sequence[Any]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
-    """Everything retrieval keeps in memory for one version of the store."""
+    """What retrieval uses of one version of the store: its version and its lexical index (mapped, not loaded)."""
 
     version: str
-    passages: list[Passage]
-    position: dict[str, int]
-    bm25: BM25
-    by_sentence: dict[tuple[str, int, int], list[int]]
+    lexical: LexicalIndex
+
+    @property
+    def size(self) -> int:
+        """Number of passages."""
+        return len(self.lexical)
+
+
+def passage_from(pid: str, text: str | None, meta: dict[str, Any] | None) -> Passage:
+    """A passage from its stored record."""
+    meta = meta or {}
+    sents = tuple(
+        (int(a), int(b)) for a, b in (pair.split(",") for pair in str(meta.get("sents", "")).split(";") if pair)
+    )
+    return Passage(
+        text=text or "",
+        source_id=str(meta.get("source_id", "")),
+        title=str(meta.get("title", "")),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        outlet=str(meta.get("outlet", "")),
+        kind=str(meta.get("kind", "body")),
+        id=pid,
+        sentences=sents,
+        published=str(meta.get("published", "")),
+        url=str(meta.get("url", "")),
+    )
+
+
+class _LRU(OrderedDict[str, Any]):
+    """A bounded cache: the least recently used entries go first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key: str) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 class Index:
-    """A cached view of the store that reloads when an ingest changes the store's version."""
+    """The store as retrieval reads it: passages and vectors fetched on demand into bounded caches, the
+    lexical index memory-mapped, and both reopened when an ingest changes the store's version."""
 
-    def __init__(self, store: Store, embeddings: Embeddings, check_every: float = 1.0) -> None:
+    def __init__(self, store: Store, embeddings: Embeddings, check_every: float = 1.0,
+                 cache_size: int = 4096) -> None:
         self.store = store
         self.embeddings = embeddings
         self.check_every = check_every
         self._snapshot: Snapshot | None = None
+        self._key: tuple[str, str | None] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self._vectors: dict[str, np.ndarray] = {}
+        self._passages = _LRU(cache_size)
+        self._vectors = _LRU(cache_size * 8)
 
     def invalidate(self) -> None:
         """Force a version check on the next use."""
         self._checked = 0.0
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot, reloaded if the store changed."""
+        """The current snapshot, reopened if the store or its index changed."""
         now = time.monotonic()
         snap = self._snapshot
         if snap is not None and now - self._checked < self.check_every:
             return snap
         with self._lock:
             version = self.store.version()
+            folder = self.store.index_dir
+            built = lexindex.built_version(folder) if folder is not None else None
             self._checked = time.monotonic()
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._load(version)
+            if self._snapshot is None or self._key != (version, built):
+                self._snapshot = Snapshot(version, self._open(folder, version, built))
+                self._key = (version, built)
+                self._passages.clear()
             return self._snapshot
 
-    def _load(self, version: str) -> Snapshot:
+    def _open(self, folder: Path | None, version: str, built: str | None) -> LexicalIndex:
         started = time.perf_counter()
-        got = self.store.passages.get(include=["documents", "metadatas"])
-        passages: list[Passage] = []
-        docs_terms: list[list[str]] = []
-        title_terms: dict[str, list[str]] = {}
-        for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            meta = meta or {}
-            sents = tuple(
-                (int(a), int(b))
-                for a, b in (pair.split(",") for pair in str(meta.get("sents", "")).split(";") if pair)
-            )
-            passages.append(
-                Passage(
-                    text=text or "",
-                    source_id=str(meta.get("source_id", "")),
-                    title=str(meta.get("title", "")),
-                    start=int(meta.get("start", 0)),  # type: ignore[arg-type]
-                    end=int(meta.get("end", 0)),  # type: ignore[arg-type]
-                    outlet=str(meta.get("outlet", "")),
-                    kind=str(meta.get("kind", "body")),
-                    id=pid,
-                    sentences=sents,
-                )
-            )
-            stored = meta.get("terms")
-            current = isinstance(stored, str) and meta.get("terms_version") == LEXICAL_VERSION
-            own = str(stored).split() if current else terms(text or "")
-            # Contextual header: every passage also carries its article's title words, so a question
-            # naming the article's subject ('what did Deputy FM Cuong say about partners') is decided
-            # by its other words among that article's passages, not by whichever passage repeats the name.
-            docs_terms.append(own + [t for t in title_terms.setdefault(passages[-1].title, terms(passages[-1].title))
-                                     if t not in own])
-        order = sorted(range(len(passages)), key=lambda i: (passages[i].source_id, passages[i].start))
-        passages = [passages[i] for i in order]
-        docs_terms = [docs_terms[i] for i in order]
-        by_sentence: dict[tuple[str, int, int], list[int]] = {}
-        for i, p in enumerate(passages):
-            for s, e in p.sentences:
-                by_sentence.setdefault((p.source_id, s, e), []).append(i)
-        snap = Snapshot(
-            version, passages, {p.id: i for i, p in enumerate(passages)}, BM25(docs_terms), by_sentence,
-        )
-        log.info("loaded %d passages in %.2fs", len(passages), time.perf_counter() - started)
-        return snap
+        lexical = lexindex.open_index(folder) if folder is not None and built is not None else None
+        if lexical is None:
+            # No index on disk (a store from before it, or no index folder): built here, in memory.
+            log.warning("no lexical index for the store at %s: building one in memory "
+                        "(run 'qa-bot index --rebuild' to keep one on disk)", self.store.location)
+            lexical = lexindex.build(lexindex.store_rows(self.store), version)
+        elif built != version:
+            log.info("the lexical index is older than the store (an ingest is running, or was stopped): "
+                     "using it until it is rebuilt")
+        log.info("opened the lexical index (%d passages) in %.3fs", len(lexical), time.perf_counter() - started)
+        return lexical
+
+    def passages(self, ids: Sequence[str]) -> dict[str, Passage]:
+        """Passages by id, from the cache or the store; ids the store no longer has are left out."""
+        out: dict[str, Passage] = {}
+        missing = []
+        for pid in dict.fromkeys(ids):
+            entry = self._passages.get_fresh(pid)
+            if entry is None:
+                missing.append(pid)
+            else:
+                out[pid] = entry[0]
+        if missing:
+            got = self.store.passages.get(ids=missing, include=["documents", "metadatas", "embeddings"])
+            for pid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"],
+                                            strict=True):
+                out[pid] = passage_from(pid, text, meta)
+                self.remember(out[pid], emb)
+        return out
+
+    def remember(self, passage: Passage, vector: Any) -> None:
+        """Cache a passage fetched by a query, with its vector."""
+        self._passages.put(passage.id, (passage, np.asarray(vector, dtype=np.float32)))
+
+    def passage_vector(self, pid: str) -> np.ndarray | None:
+        """A cached passage's vector."""
+        entry = self._passages.get(pid)
+        return entry[1] if entry is not None else None
 
     def sentence_vectors(self, passages: Sequence[Passage]) -> dict[tuple[str, int, int], np.ndarray]:
         """Stored vectors of the passages' sentences, keyed (source_id, start, end); cached."""
@@ -122,14 +172,14 @@ class Index:
             for s, e in p.sentences:
                 text = p.text[s - p.start : e - p.start]
                 wanted[sentence_id(p.source_id, s, e, text)] = (p.source_id, s, e)
-        missing = [sid for sid in wanted if sid not in self._vectors]
+        found = {sid: v for sid in wanted if (v := self._vectors.get_fresh(sid)) is not None}
+        missing = [sid for sid in wanted if sid not in found]
         if missing:
             got = self.store.sentences.get(ids=missing, include=["embeddings"])
             for sid, emb in zip(got["ids"], got["embeddings"], strict=True):
-                self._vectors[sid] = np.asarray(emb, dtype=np.float32)
-            if len(self._vectors) > 500_000:
-                self._vectors.clear()
-        return {key: self._vectors[sid] for sid, key in wanted.items() if sid in self._vectors}
+                found[sid] = np.asarray(emb, dtype=np.float32)
+                self._vectors.put(sid, found[sid])
+        return {key: found[sid] for sid, key in wanted.items() if sid in found}
 
 
 @dataclass(frozen=True)
@@ -139,7 +189,6 @@ class Retrieval:
     query: str
     passages: list[Passage]
     query_vector: np.ndarray
-    bm25: BM25
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:
@@ -157,87 +206,108 @@ def search(
     mmr: bool = False,
     mmr_lambda: float = 0.7,
     sentence_level: bool = True,
+    since: str | None = None,
+    until: str | None = None,
 ) -> Retrieval:
-    """Top-k passages for the query: dense and BM25 scores, each normalised, fused convexly."""
+    """Top-k passages for the query: dense and BM25 scores, each normalised, fused convexly; with
+    since/until (ISO dates), only passages of articles published in that range."""
     snap = index.snapshot()
     qv = np.asarray(index.embeddings.embed_query(query), dtype=np.float32)
-    if not snap.passages:
-        return Retrieval(query, [], qv, snap.bm25)
-    n = min(max(candidates, 4 * k), len(snap.passages))
+    if not snap.size:
+        return Retrieval(query, [], qv)
+    n = min(max(candidates, 4 * k), snap.size)
     dense = index.store.passages.query(
-        query_embeddings=[qv.tolist()], n_results=n, include=["distances", "embeddings"]
+        query_embeddings=[qv.tolist()], n_results=n, include=["documents", "metadatas", "distances", "embeddings"],
+        where=_date_where(since, until),
     )
-    dense_ids: list[str] = dense["ids"][0]
-    vectors = {pid: np.asarray(v, dtype=np.float32) for pid, v in zip(dense_ids, dense["embeddings"][0], strict=True)}
+    cos: dict[str, float] = {}
+    for pid, text, meta, d, emb in zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0],
+                                       dense["distances"][0], dense["embeddings"][0], strict=True):
+        index.remember(passage_from(pid, text, meta), emb)
+        cos[pid] = 1.0 - d / 2.0
 
-    lex = snap.bm25.scores(terms(query))
-    lex_order = [int(i) for i in np.argsort(-lex, kind="stable")[:n] if lex[i] > 0]
+    lexical = snap.lexical
+    lex_scores = lexical.scores(terms(query))
+    lex_top = lexical.best(lex_scores, n)
 
     # Convex fusion of normalised scores; measured on the question set it beats rank fusion here
     # (names, numbers and dates make the lexical side strong, the dense side carries paraphrases).
-    cos = {snap.position[pid]: 1.0 - d / 2.0 for pid, d in zip(dense_ids, dense["distances"][0], strict=True)
-           if pid in snap.position}
     if sentence_level:
         # Small-to-big: a passage is also as close as its closest sentence. A paraphrase of one
         # sentence is diluted in the mean vector of four.
         near = index.store.sentences.query(
-            query_embeddings=[qv.tolist()], n_results=min(n, len(snap.by_sentence)) or 1,
-            include=["metadatas", "distances"],
+            query_embeddings=[qv.tolist()], n_results=n, include=["metadatas", "distances"],
         )
         for meta, d in zip(near["metadatas"][0], near["distances"][0], strict=True):
-            key = (str(meta.get("source_id", "")), int(meta.get("start", 0)), int(meta.get("end", 0)))  # type: ignore[arg-type, union-attr]
-            for pos in snap.by_sentence.get(key, ()):
-                cos[pos] = max(cos.get(pos, -1.0), 1.0 - d / 2.0)
-    cands = set(cos) | set(lex_order)
+            meta = meta or {}
+            for pid in snap.lexical.containing(str(meta.get("source_id", "")), int(meta.get("start", 0)),  # type: ignore[arg-type]
+                                               int(meta.get("end", 0))):  # type: ignore[arg-type]
+                cos[pid] = max(cos.get(pid, -1.0), 1.0 - d / 2.0)
+    found = index.passages(list(cos) + [pid for pid, _ in lex_top])
+    if since or until:
+        found = {pid: p for pid, p in found.items() if _published_in(p, since, until)}
+    cos = {pid: c for pid, c in cos.items() if pid in found}
     lo, hi = (min(cos.values()), max(cos.values())) if cos else (0.0, 1.0)
-    top_lex = float(lex.max()) or 1.0
-    fused: dict[int, float] = {}
-    for pos in cands:
-        dn = (cos.get(pos, lo) - lo) / ((hi - lo) or 1.0)
-        fused[pos] = (LEXICAL_WEIGHT * float(lex[pos]) / top_lex + (1 - LEXICAL_WEIGHT) * dn) * KIND_WEIGHT.get(
-            snap.passages[pos].kind, 0.5
+    top_lex = (lex_top[0][1] if lex_top else 0.0) or 1.0
+    fused: dict[str, float] = {}
+    for pid, p in found.items():
+        dn = (cos.get(pid, lo) - lo) / ((hi - lo) or 1.0)
+        pos = lexical.position(pid, p.source_id, p.start, p.end)
+        lex = float(lex_scores[pos]) if pos >= 0 else 0.0
+        fused[pid] = (LEXICAL_WEIGHT * lex / top_lex + (1 - LEXICAL_WEIGHT) * dn) * KIND_WEIGHT.get(
+            p.kind, 0.5
         )
-    ranked = sorted(fused, key=lambda pos: -fused[pos])
+    # Ties go to article order, as before: the same answer whichever side found the passage first.
+    ranked = sorted(fused, key=lambda pid: (-fused[pid], found[pid].source_id, found[pid].start))
+    vectors = {pid: v for pid in ranked[: max(3 * k, 10)] if (v := index.passage_vector(pid)) is not None}
 
-    missing = [snap.passages[pos].id for pos in ranked[: 3 * k] if snap.passages[pos].id not in vectors]
-    if missing:
-        got = index.store.passages.get(ids=missing, include=["embeddings"])
-        for pid, v in zip(got["ids"], got["embeddings"], strict=True):
-            vectors[pid] = np.asarray(v, dtype=np.float32)
-
-    chosen: list[int] = []
+    chosen: list[str] = []
     seen_terms: list[set[str]] = []
     pool = ranked[: max(3 * k, 10)]
     if mmr:
-        pool = _mmr(pool, snap, vectors, qv, k * 2, mmr_lambda)
-    for pos in pool:
-        p = snap.passages[pos]
-        words = set(terms(p.text))
+        pool = _mmr(pool, vectors, qv, k * 2, mmr_lambda)
+    for pid in pool:
+        words = set(terms(found[pid].text))
         if any(_near_duplicate(words, other) for other in seen_terms):
             continue
-        chosen.append(pos)
+        chosen.append(pid)
         seen_terms.append(words)
         if len(chosen) == k:
             break
     out = []
-    for pos in chosen:
-        p = snap.passages[pos]
-        v = vectors.get(p.id)
+    for pid in chosen:
+        v = vectors.get(pid)
         score = float(np.dot(qv, v)) if v is not None else 0.0
-        out.append(replace(p, score=round(score, 4)))
-    return Retrieval(query, out, qv, snap.bm25)
+        out.append(replace(found[pid], score=round(score, 4)))
+    return Retrieval(query, out, qv)
 
 
-def _mmr(
-    pool: list[int], snap: Snapshot, vectors: dict[str, np.ndarray], qv: np.ndarray, n: int, lam: float
-) -> list[int]:
+# ---------------------------------------------------------------- date filter
+
+
+def _date_where(since: str | None, until: str | None) -> dict[str, Any] | None:
+    """The Chroma filter on a passage's publication day (YYYYMMDD; 0 when unknown, never in a range)."""
+    if not since and not until:
+        return None
+    bounds: list[dict[str, Any]] = [{"published_day": {"$gte": int(since.replace("-", "")) if since else 1}}]
+    if until:
+        bounds.append({"published_day": {"$lte": int(until.replace("-", ""))}})
+    return bounds[0] if len(bounds) == 1 else {"$and": bounds}
+
+
+def _published_in(p: Passage, since: str | None, until: str | None) -> bool:
+    """Whether a passage's article was published in the range (an undated one never is)."""
+    return bool(p.published) and (not since or p.published >= since) and (not until or p.published <= until)
+
+
+def _mmr(pool: list[str], vectors: dict[str, np.ndarray], qv: np.ndarray, n: int, lam: float) -> list[str]:
     """Maximal marginal relevance over the fused pool: relevant, but not all saying the same."""
-    picked: list[int] = []
-    rest = [pos for pos in pool if snap.passages[pos].id in vectors]
+    picked: list[str] = []
+    rest = [pid for pid in pool if pid in vectors]
     while rest and len(picked) < n:
-        def gain(pos: int) -> float:
-            v = vectors[snap.passages[pos].id]
-            sim = max((float(np.dot(v, vectors[snap.passages[q].id])) for q in picked), default=0.0)
+        def gain(pid: str) -> float:
+            v = vectors[pid]
+            sim = max((float(np.dot(v, vectors[q])) for q in picked), default=0.0)
             return lam * float(np.dot(qv, v)) - (1 - lam) * sim
 
         best = max(rest, key=gain)
@@ -334,18 +404,20 @@ class QARetriever(BaseRetriever):
     index: Any
     k: int = 5
     mmr: bool = False
+    since: str | None = None  # ISO dates: only articles published in this range
+    until: str | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        found = search(self.index, query, self.k, mmr=self.mmr)
+        found = search(self.index, query, self.k, mmr=self.mmr, since=self.since, until=self.until)
         return [
             Document(
                 page_content=p.text,
                 id=p.id,
                 metadata={
                     "source_id": p.source_id, "title": p.title, "outlet": p.outlet, "kind": p.kind,
-                    "start": p.start, "end": p.end, "score": p.score,
+                    "start": p.start, "end": p.end, "score": p.score, "published": p.published, "url": p.url,
                 },
             )
             for p in found.passages

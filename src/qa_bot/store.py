@@ -20,6 +20,10 @@ from qa_bot.errors import StoreError
 
 log = logging.getLogger(__name__)
 _locks: dict[str, threading.Lock] = {}
+# Backends whose vectors may share a store. torch and onnx (fp32) give the same vectors (cosine 1.00000
+# on every seed passage and sentence); onnx-int8 does not (mean 0.993, worst 0.958), so a store built
+# with one family refuses the other instead of mixing them. Stores with no backend recorded are torch.
+VECTOR_FAMILY = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
 
 
 @dataclass
@@ -31,6 +35,8 @@ class Store:
     embedding_model: str
     location: str
     lock_path: Path | None = None
+    index_dir: Path | None = None  # the lexical index of this store (lexindex.py)
+    embedding_backend: str = "torch"  # how the vectors are made (config.EMBEDDING_BACKENDS)
     _handles: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _collection(self, suffix: str) -> Any:
@@ -40,7 +46,7 @@ class Store:
             return cached
         try:
             handle = self.client.get_or_create_collection(
-                f"{self.name}_{suffix}", metadata={"embedding_model": self.embedding_model}
+                f"{self.name}_{suffix}", metadata=self._identity()
             )
         except Exception as exc:
             raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
@@ -62,14 +68,24 @@ class Store:
         """One record per article: its digest, written last, so a record means complete."""
         return self._collection("sources")
 
+    def _identity(self) -> dict[str, str]:
+        return {"embedding_model": self.embedding_model, "embedding_backend": self.embedding_backend}
+
     def check_model(self) -> None:
-        """Refuse to mix vectors of two embedding models."""
+        """Refuse to mix vectors of two embedding models, or of two backends whose vectors differ."""
         meta = self.passages.metadata or {}
         built = meta.get("embedding_model")
         if built and built != self.embedding_model:
             raise StoreError(
                 f"the store at {self.location} was built with embedding model {built!r}, "
                 f"not {self.embedding_model!r}: run 'qa-bot ingest --rebuild'"
+            )
+        backend = str(meta.get("embedding_backend") or "torch")
+        if VECTOR_FAMILY.get(backend, backend) != VECTOR_FAMILY.get(self.embedding_backend, self.embedding_backend):
+            raise StoreError(
+                f"the store at {self.location} was built with the {backend} embedding backend, whose vectors "
+                f"differ from {self.embedding_backend}'s: run 'qa-bot ingest --rebuild' to build it with "
+                f"{self.embedding_backend}, or set QA_BOT_EMBEDDING_BACKEND={backend}"
             )
 
     def version(self) -> str:
@@ -88,7 +104,7 @@ class Store:
     def bump_version(self) -> None:
         """Mark a finished write."""
         self.passages.modify(
-            metadata={"embedding_model": self.embedding_model, "version": f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"}
+            metadata={**self._identity(), "version": f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"}
         )
 
     def count(self) -> int:
@@ -179,7 +195,8 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> Store:
             raise StoreError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {type(exc).__name__}: {exc}"
             ) from exc
-        return Store(client, settings.collection, settings.embedding_model, settings.chroma_url)
+        return Store(client, settings.collection, settings.embedding_model, settings.chroma_url,
+                     index_dir=settings.lexical_dir, embedding_backend=settings.embedding_backend)
 
     path = Path(settings.store_dir)
     if path.exists() and not path.is_dir():
@@ -199,4 +216,5 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> Store:
             "run 'qa-bot ingest --rebuild' to build it again"
         ) from exc
     return Store(client, settings.collection, settings.embedding_model, str(path.resolve()),
-                 lock_path=path / ".ingest.lock")
+                 lock_path=path / ".ingest.lock", index_dir=settings.lexical_dir,
+                 embedding_backend=settings.embedding_backend)

@@ -31,6 +31,8 @@ class Passage:
     kind: str = "body"
     id: str = ""
     sentences: tuple[tuple[int, int], ...] = ()
+    published: str = ""  # the article's publication date (ISO), "" when unknown
+    url: str = ""  # the article's own link, when it has one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -57,6 +59,8 @@ class Citation:
     passage_end: int = 0
     answer_start: int = -1  # the exact answer inside the quote (absolute offsets), -1 when none
     answer_end: int = -1
+    published: str = ""  # the article's publication date (ISO), "" when unknown
+    url: str = ""  # the article's own link, when it has one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -77,6 +81,7 @@ class Answer:
     closest: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     support: float = 0.0
+    as_of: str = ""  # publication date (ISO) of the article the answer leads with: true 'as of' that day
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -98,6 +103,7 @@ class IngestSummary:
     files_added: tuple[str, ...] = ()
     files_changed: tuple[str, ...] = ()
     files_removed: tuple[str, ...] = ()
+    reindexed: bool = False  # the lexical index was rebuilt
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

@@ -17,8 +17,10 @@ import gradio as gr
 
 from qa_bot import engines
 from qa_bot.config import Settings
-from qa_bot.corpus import SUFFIXES
-from qa_bot.errors import ConfigError, QABotError
+from qa_bot.documents import KINDS, SUFFIXES, display_date, text_path
+from qa_bot.errors import ConfigError, FetchError, QABotError
+from qa_bot.fetch import forget
+from qa_bot.fetch import save as save_link
 from qa_bot.pipeline import REMOVED, QABot, clean_question
 from qa_bot.types import Answer
 
@@ -72,6 +74,8 @@ CSS = """
 .qa-article-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 8px; }
 .qa-article-body { white-space: pre-wrap; line-height: 1.5; font-size: 0.93em; }
 .qa-article-body .qa-passage { background: rgba(59, 130, 246, 0.08); }
+.qa-asof { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 4px; }
+.qa-source-date { font-weight: 600; }
 """
 
 # Clicks on a marker in the chat or a source card become a value in a hidden textbox,
@@ -165,6 +169,8 @@ def render_answer(answer: Answer, turn: int, partial: str | None = None) -> str:
     else:
         body = f'<div class="qa-answer">{_answer_body(answer.text if partial is None else partial, turn)}</div>'
     if partial is None:
+        if answer.as_of and not answer.abstained:
+            body += f'<div class="qa-asof">As of {_md_text(display_date(answer.as_of))} (the date of [1])</div>'
         if answer.query and answer.query != answer.question:
             body += f'<div class="qa-searched">Searched for: {_md_text(answer.query)}</div>'
         removed = [w for w in answer.warnings if w.startswith(REMOVED)]
@@ -240,9 +246,9 @@ class Articles:
     def text(self, source_id: str) -> str | None:
         """The article text exactly as the offsets count it."""
         path = self.path(source_id)
-        if path is None:
+        if path is None or not text_path(path).is_file():
             return None
-        with open(path, encoding="utf-8") as handle:
+        with open(text_path(path), encoding="utf-8") as handle:  # a page's or PDF's kept text
             return handle.read()
 
 
@@ -253,6 +259,18 @@ def _quote_with_answer(c: dict[str, Any]) -> str:
         return _esc(quote)
     a, b = a - c["start"], b - c["start"]
     return _esc(quote[:a]) + f'<strong class="qa-answer-span">{_esc(quote[a:b])}</strong>' + _esc(quote[b:])
+
+
+def _link(url: str) -> str:
+    """A page's own link, made safe: only http(s), escaped, opened in a new tab without a referrer."""
+    if not re.match(r"https?://", url or "", re.IGNORECASE):
+        return ""
+    return f'<a class="qa-link" href="{_esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{_esc(url)}</a>'
+
+
+def _dated(c: dict[str, Any]) -> str:
+    """The source's publication date, for its meta line."""
+    return f'<span class="qa-source-date">{_esc(display_date(c["published"]))}</span> · ' if c.get("published") else ""
 
 
 def render_sources(answer: dict[str, Any] | None, turn: int, articles: Articles) -> str:
@@ -288,8 +306,10 @@ def render_sources(answer: dict[str, Any] | None, turn: int, articles: Articles)
             f'<a class="qa-source" href="#qa-cite-{turn}-{c["marker"]}" data-marker="{c["marker"]}">'
             f'<div class="qa-source-head"><span class="qa-source-num">[{c["marker"]}]</span>'
             f"{_esc(c['title'])}</div>"
-            f'<div class="qa-source-meta">{outlet}{_esc(c["source_id"])} · relevance '
-            f"{_score(float(c['score']))}</div>"
+            f'<div class="qa-source-meta">{outlet}{_dated(c)}{_esc(c["source_id"])} · relevance '
+            f"{_score(float(c['score']))}"
+            + (f' · <span class="qa-source-url">{_esc(c["url"])}</span>' if c.get("url") else "")
+            + "</div>"
             f'<div class="qa-source-passage">{shown}</div></a>'
         )
     return '<div class="qa-scroll">' + "".join(cards) + "</div>"
@@ -310,8 +330,10 @@ def render_article(citation: dict[str, Any], articles: Articles) -> str:
     outlet = f"{_esc(citation['outlet'])} · " if citation.get("outlet") else ""
     return (
         f'<div class="qa-article-title">[{citation["marker"]}] {_esc(citation["title"])}</div>'
-        f'<div class="qa-article-meta">{outlet}{_esc(citation["source_id"])}, characters '
-        f"{citation['start']}–{citation['end']}</div>"
+        f'<div class="qa-article-meta">{outlet}{_dated(citation)}{_esc(citation["source_id"])}, characters '
+        f"{citation['start']}–{citation['end']}"
+        + (f" · {_link(citation['url'])}" if _link(citation.get("url", "")) else "")
+        + "</div>"
         f'<div class="qa-scroll"><div class="qa-article-body">{body}</div></div>'
     )
 
@@ -319,6 +341,8 @@ def render_article(citation: dict[str, Any], articles: Articles) -> str:
 def copy_text(answer: dict[str, Any]) -> str:
     """The answer as plain text followed by its numbered quotes with titles."""
     lines = [answer.get("text", "")]
+    if answer.get("as_of") and not answer.get("abstained"):
+        lines.append(f"(as of {display_date(answer['as_of'])}, the date of [1])")
     query = answer.get("query")
     if query and query != answer.get("question"):
         lines.append(f"(searched for: {query})")
@@ -328,8 +352,10 @@ def copy_text(answer: dict[str, Any]) -> str:
         lines.append("Sources:")
     for c in cites:
         outlet = f", {c['outlet']}" if c.get("outlet") else ""
+        dated = f", {display_date(c['published'])}" if c.get("published") else ""
+        link = f" {c['url']}" if c.get("url") else ""
         lines.append(
-            f"[{c['marker']}] \u201c{c['quote']}\u201d \u2014 {c['title']}{outlet} ({c['source_id']})"
+            f"[{c['marker']}] \u201c{c['quote']}\u201d \u2014 {c['title']}{outlet}{dated} ({c['source_id']}){link}"
         )
     return "\n".join(lines)
 
@@ -347,7 +373,7 @@ def check_upload(path: Path, name: str, settings: Settings) -> str | None:
     ):
         return "refused: use a plain file name (letters, digits, spaces, . _ - ( )), not hidden"
     if Path(name).suffix.lower() not in SUFFIXES:
-        return "refused: only .txt and .md files can be added"
+        return f"refused: only {KINDS} files can be added"
     size = path.stat().st_size
     if size > settings.max_file_bytes:
         return f"refused: {size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"
@@ -396,6 +422,8 @@ def build_app(bot: QABot) -> gr.Blocks:
         answers: list[dict[str, Any]],
         backend: str,
         k: float,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream one answer into the chat; errors become chat messages."""
         history = list(history or [])
@@ -420,7 +448,7 @@ def build_app(bot: QABot) -> gr.Blocks:
         try:
             final: Answer | None = None
             drafted = False  # an LLM draft was shown: replace it at once with the verified answer
-            for event in bot.stream(question, _pairs(answers), backend=name, k=int(k)):
+            for event in bot.stream(question, _pairs(answers), backend=name, k=int(k), since=since, until=until):
                 if isinstance(event, Answer):
                     final = event
                 else:
@@ -468,12 +496,13 @@ def build_app(bot: QABot) -> gr.Blocks:
                 turn,
             )
 
-    def ask_api(question: str, backend: str = "extractive", k: int = 5) -> dict[str, Any]:
-        """Answer one question; returns Answer.to_dict() or {'error': message}."""
+    def ask_api(question: str, backend: str = "extractive", k: int = 5, since: str = "",
+                until: str = "") -> dict[str, Any]:
+        """Answer one question (since/until: publication dates, optional); Answer.to_dict() or {'error': message}."""
         try:
             name = backend or engines.EXTRACTIVE
             kk = max(1, min(50, int(k or settings.k)))
-            return bot.ask(question, backend=name, k=kk).to_dict()
+            return bot.ask(question, backend=name, k=kk, since=since, until=until).to_dict()
         except (QABotError, ValueError) as exc:
             return {"error": str(exc), "question": question if isinstance(question, str) else ""}
         except Exception:
@@ -503,15 +532,19 @@ def build_app(bot: QABot) -> gr.Blocks:
         gr.Info("Answer and sources copied to the clipboard.")
         return copy_text(answers[index])
 
-    def add_articles(files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        """Check, copy and ingest uploaded articles; one line per file."""
-        if not files:
-            return "Choose one or more .txt or .md files first."
+    def add_articles(
+        files: list[Any] | None, links: str | None = None, progress: gr.Progress = gr.Progress()  # noqa: B008
+    ) -> str:
+        """Check, copy (or fetch) and ingest uploaded articles and links; one line per item."""
+        urls = list(dict.fromkeys(u.strip() for u in (links or "").splitlines() if u.strip()))
+        if not files and not urls:
+            return f"Choose one or more {KINDS} files, or paste links to articles, first."
         lines: list[str] = []
         accepted: list[Path] = []
+        label: dict[Path, str] = {}
         try:
             settings.uploads.mkdir(parents=True, exist_ok=True)
-            for item in files:
+            for item in files or []:
                 path, name = _upload_name(item)
                 why = check_upload(path, name, settings)
                 if why:
@@ -520,6 +553,16 @@ def build_app(bot: QABot) -> gr.Blocks:
                 target = settings.uploads / name
                 shutil.copyfile(path, target)
                 accepted.append(target)
+                label[target] = f"`{_esc(name)}`"
+            for url in urls:
+                progress(0, desc=f"fetching {url[:60]}")
+                try:
+                    target = save_link(url, settings.uploads, settings)
+                except FetchError as exc:
+                    lines.append(f"- `{_esc(url[:200])}`: not added: {_esc(str(exc).removeprefix(url[:200] + ': '))}")
+                    continue
+                accepted.append(target)
+                label[target] = f"`{_esc(url[:200])}` (saved as `{_esc(target.name)}`)"
             if accepted:
 
                 def report(done: int, total: int, message: str) -> None:
@@ -530,16 +573,14 @@ def build_app(bot: QABot) -> gr.Blocks:
                 for target in accepted:
                     err = next((e for key, e in errors.items() if key.endswith(target.name)), None)
                     if err:
-                        lines.append(
-                            f"- `{_esc(target.name)}`: not added: {_esc(err.split(': ', 1)[-1])}"
-                        )
-                        target.unlink(missing_ok=True)
+                        lines.append(f"- {label[target]}: not added: {_esc(err.split(': ', 1)[-1])}")
+                        forget(target)
                     elif target.name in summary.files_added:
-                        lines.append(f"- `{_esc(target.name)}`: added, searchable now")
+                        lines.append(f"- {label[target]}: added, searchable now")
                     elif target.name in summary.files_changed:
-                        lines.append(f"- `{_esc(target.name)}`: updated, searchable now")
+                        lines.append(f"- {label[target]}: updated, searchable now")
                     else:
-                        lines.append(f"- `{_esc(target.name)}`: unchanged (already in the store)")
+                        lines.append(f"- {label[target]}: unchanged (already in the store)")
                 lines.append(f"\n{_esc(summary.line())}")
         except (QABotError, ValueError) as exc:
             log.warning("upload failed: %s", exc)
@@ -591,6 +632,11 @@ def build_app(bot: QABot) -> gr.Blocks:
                         choices, value=default_engine, label="Answer engine", elem_id="qa-engine"
                     )
                     engine_note = gr.Markdown(f"Answer engine: **{default_engine}**.")
+                    with gr.Row():
+                        since_box = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", max_lines=1,
+                                               elem_id="qa-since")
+                        until_box = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", max_lines=1,
+                                               elem_id="qa-until")
                     k_slider = gr.Slider(
                         1,
                         MAX_K,
@@ -604,8 +650,10 @@ def build_app(bot: QABot) -> gr.Blocks:
                         file_count="multiple",
                         file_types=list(SUFFIXES),
                         elem_id="qa-upload",
-                        label=f".txt or .md, up to {settings.max_file_bytes:,} bytes each",
+                        label=f"{KINDS} (saved web pages, PDFs), up to {settings.max_file_bytes:,} bytes each",
                     )
+                    links = gr.Textbox(label="Links to articles, one per line", placeholder="https://…", lines=2,
+                                       elem_id="qa-links")
                     add_btn = gr.Button("Add to the library", elem_id="qa-add")
                     upload_report = gr.Markdown(elem_id="qa-upload-report")
             with gr.Column(scale=2):
@@ -622,7 +670,7 @@ def build_app(bot: QABot) -> gr.Blocks:
             elem_id="qa-copy-text", elem_classes=["qa-hidden"], show_label=False, container=False
         )
 
-        ask_inputs = [box, chat, answers_state, engine, k_slider]
+        ask_inputs = [box, chat, answers_state, engine, k_slider, since_box, until_box]
         ask_outputs = [chat, answers_state, sources, article, box]
         for trigger in (box.submit, send.click):
             trigger(respond, ask_inputs, ask_outputs, api_visibility="private").then(
@@ -644,7 +692,7 @@ def build_app(bot: QABot) -> gr.Blocks:
             copy_answer, [answers_state, selected_state], copy_box, api_visibility="private"
         ).then(None, copy_box, None, js=COPY_JS)
         engine.input(choose_engine, engine, [engine, engine_note], api_visibility="private")
-        add_btn.click(add_articles, upload, upload_report, api_visibility="private")
+        add_btn.click(add_articles, [upload, links], upload_report, api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return app
 
