@@ -461,13 +461,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", default=",".join(MODES), help="stream, nostream or both (default)")
     parser.add_argument("--ids", default="", help="comma-separated case ids (default: all)")
+    parser.add_argument("--sets", default="", help="comma-separated question sets, e.g. 'questions' (the dev part) "
+                        "or 'holdout,test,final' (the report part)")
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
     parser.add_argument("--json", type=Path, help="write the figures and every outcome here")
     parser.add_argument("--verbose", action="store_true", help="list removed correct sentences and kept errors")
     args = parser.parse_args()
 
     wanted = {i for i in args.ids.split(",") if i}
-    cases = [c for c in load_cases(args.fixture) if not wanted or c.id in wanted]
+    sets = {i for i in args.sets.split(",") if i}
+    cases = [c for c in load_cases(args.fixture) if (not wanted or c.id in wanted) and (not sets or c.set in sets)]
     modes = [m for m in args.modes.split(",") if m]
     with seed_bot() as bot:
         started = time.perf_counter()

@@ -97,8 +97,8 @@ def measure(size: int, work: Path, questions: Path, n_questions: int, sample: in
         _, _, _, sentences = make_corpus(corpus, max(0, size - 163))
         for path in (ROOT / "seeds").glob("*.txt"):
             shutil.copyfile(path, corpus / path.name)
-        (work / f"sentences_{size}.json").write_text(json.dumps(random.Random(3).sample(sentences, min(sample, len(sentences)))
-                                                                + [str(len(sentences))]))
+        picked = random.Random(3).sample(sentences, min(sample, len(sentences)))
+        (work / f"sentences_{size}.json").write_text(json.dumps([*picked, str(len(sentences))]))
     texts = json.loads((work / f"sentences_{size}.json").read_text())
     n_sentences, texts = int(texts[-1]), texts[:-1]
     settings = Settings.from_env(store_dir=store_dir)
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     backend = Settings.from_env()
-    print(f"embedding model {backend.embedding_model}; {args.n_questions} seed questions; one run, shared 2-core machine")
+    print(f"embedding model {backend.embedding_model} ({backend.embedding_backend}); {args.n_questions} seed questions; one run, shared 2-core machine")
     head = (f"{'passages':>9} {'ingest p/s':>10} {'encode p/s':>10} {'re-ingest s':>11} {'writes':>6} {'index MB':>8} "
             f"{'store MB':>8} {'cold s':>6} {'ask p50 ms':>10} {'sim p50 ms':>10} {'ratio':>6} {'RSS MB':>7}")
     print(head)

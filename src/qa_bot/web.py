@@ -751,6 +751,7 @@ def serve(settings: Settings, no_auth: bool = False) -> None:
     auth = _auth(settings, no_auth)
     bot = QABot(settings)
     bot.ensure_store()
+    bot.warm_up()  # the first visitor does not wait for the models
     log.warning(
         "serving on http://%s:%s%s",
         settings.host,
