@@ -246,6 +246,24 @@ def stream_forever(handler: http.server.BaseHTTPRequestHandler) -> None:
             handler.wfile.write(b"<p>" + b"x" * 65_536 + b"</p>")
 
 
+def drip(every: float = 0.25, count: int = 24, declared: bool = False) -> Route:
+    """A page that arrives one byte at a time, a byte every `every` seconds (with or without a length)."""
+
+    def handle(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        if declared:
+            handler.send_header("Content-Length", str(count))
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(count):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(every)
+
+    return handle
+
+
 @contextlib.contextmanager
 def loopback_server(routes: dict[str, Route]) -> Iterator[str]:
     """An HTTP server on 127.0.0.1 answering the routes (404 elsewhere); yields its base URL."""

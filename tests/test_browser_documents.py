@@ -10,6 +10,8 @@ import pytest
 
 from conftest import serve_page
 from pages import loopback_server, respond, seed_page, text_pdf
+from qa_bot.documents import text_path
+from qa_bot.fetch import link_name
 from test_browser import ARGS, CHROMIUM, SHOTS
 
 pytestmark = [
@@ -35,6 +37,14 @@ PDF_PARAGRAPHS = [
     "Delegates visited the restored Kien Trung Palace, which reopened to visitors after a seven-year restoration "
     "that cost 120 billion dong.",
 ]
+FLIP_ARTICLE = (
+    "Can Tho opens a floating market museum\n\n"
+    "A museum of the Cai Rang floating market opened in Can Tho on Saturday, the city's culture department said. "
+    "It shows 40 wooden boats and the poles traders hang their goods from to tell buyers what they sell.\n"
+)
+MENUS = ("<html><head><title>Home</title></head><body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav>"
+         "<footer>© 2026 Ledger</footer></body></html>")
+FLIP: dict[str, bytes] = {}  # what /world/flip answers now: a page that changes between fetches
 LINK_QUESTION = "Who opened the Lien Chieu container terminal?"
 PDF_QUESTION = "How many delegates did the heritage conference in Hue gather?"
 
@@ -50,8 +60,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any,
     pdf = folder / "hue-heritage.pdf"
     pdf.write_bytes(text_pdf(PDF_PARAGRAPHS, title="Hue hosts an international heritage conference",
                              created="2026-02-14"))
-    with loopback_server({"/world/lien-chieu": respond(200, page.html.encode())}) as base, serve_page(
-        folder / "store", fetch_allow_private=True, fetch_timeout=10.0
+    flip = folder / "can-tho.txt"
+    flip.write_text(FLIP_ARTICLE, encoding="utf-8")
+    FLIP["good"] = FLIP["page"] = seed_page(flip, 21).html.encode()
+    routes = {"/world/lien-chieu": respond(200, page.html.encode()),
+              "/world/flip": lambda handler: respond(200, FLIP["page"])(handler)}
+    with loopback_server(routes) as base, serve_page(
+        folder / "store", fetch_allow_private=True, fetch_timeout=30.0
     ) as (url, bot, _settings):
         yield url, bot, f"{base}/world/lien-chieu", pdf
 
@@ -71,6 +86,13 @@ def browser_page(served: tuple[str, Any, str, Path]) -> Iterator[Any]:
         browser.close()
 
 
+def _open_add_articles(page: Any) -> None:
+    """Open the "Add articles" panel unless it is open already: each test opens what it needs."""
+    if not page.locator("#qa-links textarea").is_visible():
+        page.locator("button:has-text('Add articles')").click()
+    page.locator("#qa-links textarea").wait_for(state="visible")
+
+
 def _sources_after(page: Any, question: str, quote: str) -> str:
     """Ask on the page; the sources panel once it shows the quote the library gives."""
     page.fill("#qa-question textarea", question)
@@ -83,7 +105,7 @@ def _sources_after(page: Any, question: str, quote: str) -> str:
 def test_add_a_link_and_a_pdf_then_ask_about_them(browser_page: Any, served: tuple[str, Any, str, Path]) -> None:
     page = browser_page
     _, bot, link, pdf = served
-    page.locator("button:has-text('Add articles')").click()
+    _open_add_articles(page)
     page.fill("#qa-links textarea", link)
     page.set_input_files("#qa-upload input[type=file]", str(pdf))
     page.wait_for_selector("#qa-upload :text('hue-heritage.pdf')")  # the upload reached the server
@@ -119,6 +141,7 @@ def test_add_a_link_and_a_pdf_then_ask_about_them(browser_page: Any, served: tup
 
 def test_a_bad_link_is_one_line_on_the_page(browser_page: Any) -> None:
     page = browser_page
+    _open_add_articles(page)
     page.fill("#qa-links textarea", "http://127.0.0.1:9/nothing-listens-here\nftp://example.com/a.html")
     page.set_input_files("#qa-upload input[type=file]", [])
     page.click("#qa-add")
@@ -127,3 +150,33 @@ def test_a_bad_link_is_one_line_on_the_page(browser_page: Any) -> None:
     text = page.locator("#qa-upload-report").inner_text()
     assert "only http:// and https://" in text and "could not be fetched" in text
     assert "Traceback" not in page.locator("body").inner_text()
+
+
+def test_a_failed_refetch_on_the_page_keeps_the_article(browser_page: Any, served: tuple[str, Any, str, Path]) -> None:
+    page = browser_page
+    _, bot, link, _ = served
+    flip = link.rsplit("/world/", 1)[0] + "/world/flip"
+    name = link_name(flip)
+    saved = bot.settings.uploads / name
+    _open_add_articles(page)
+    page.set_input_files("#qa-upload input[type=file]", [])
+    FLIP["page"] = FLIP["good"]
+    page.fill("#qa-links textarea", flip)
+    page.click("#qa-add")
+    # The saved name is only in the report once the work is done (the progress line shows the link).
+    page.wait_for_function("n => (document.querySelector('#qa-upload-report') || {}).innerText"
+                           "?.includes(n + '): added, searchable')", arg=name)
+    kept, text = saved.read_bytes(), text_path(saved).read_bytes()
+    passages = sorted(bot.store.passages.get(where={"source_id": name}, include=[])["ids"])
+    assert passages
+
+    FLIP["page"] = MENUS.encode()  # the same link now gives only menus
+    page.fill("#qa-links textarea", flip)
+    page.click("#qa-add")
+    page.wait_for_function(
+        "() => (document.querySelector('#qa-upload-report') || {}).innerText?.includes('no article text')")
+    report = page.locator("#qa-upload-report").inner_text()
+    assert "no article text found in this page" in report and "Traceback" not in report
+    assert saved.read_bytes() == kept and text_path(saved).read_bytes() == text
+    assert sorted(bot.store.passages.get(where={"source_id": name}, include=[])["ids"]) == passages
+    assert not [p for p in bot.settings.uploads.iterdir() if p.name.startswith(".")]  # no staged file left

@@ -275,3 +275,18 @@ def test_a_fragment_is_not_an_answer() -> None:
     emb = HashEmbeddings()
     _, _, checked = verify("(Congress: Spreading the spirit of proactivity [1][2]", [evs], vectors_of(evs, emb), emb)
     assert not checked[0].kept and "fragment" in checked[0].reason
+
+
+@pytest.mark.parametrize("claim", [
+    "In Hanoi, Washington met the delegates.", "In Hanoi, Forbes met the delegates.", "The delegates met Allen.",
+])
+def test_a_name_is_not_found_in_common_words(claim: str) -> None:
+    evs = general("He was in Hanoi for the talks and met all the delegates, he said.")
+    assert not verdict_on(claim, evs)[0]
+
+
+def test_separate_numbers_stay_separate() -> None:
+    from qa_bot.cite import claim_numbers
+
+    assert claim_numbers("In 2019, 1,000 people came.") == {"1000", "2019"}
+    assert claim_numbers("1,000 people came in 2019.") == {"1000", "2019"}

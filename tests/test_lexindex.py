@@ -79,8 +79,10 @@ def test_written_index_reopens_mapped_and_a_new_build_replaces_it_whole(tmp_path
     before = first.scores(terms("delegates"))
     lexindex.write(tmp_path, lexindex.build(rows()[:2], "v2"))
     assert lexindex.built_version(tmp_path) == "v2"
+    assert (first.scores(terms("delegates")) == before).all(), "a reader keeps its mapped build"
+    lexindex.write(tmp_path, lexindex.build(rows()[:2], "v3"))
     builds = [p for p in tmp_path.iterdir() if p.name.startswith("build-")]
-    assert len(builds) == 1, "older builds are removed"
+    assert len(builds) == 2, "older builds are removed; the one just replaced stays for readers opening it"
     assert (first.scores(terms("delegates")) == before).all(), "a reader keeps its mapped build"
     second = lexindex.open_index(tmp_path)
     assert second is not None and len(second) == 2
@@ -150,3 +152,14 @@ def test_reader_caches_stay_bounded(settings: Settings, seeds_copy: Path, fake_e
         assert found.passages
         index.sentence_vectors(found.passages)
     assert len(index._passages) <= 8 and len(index._vectors) <= 64
+
+
+def test_date_range_leaves_out_other_days_and_undated_passages() -> None:
+    dated = [Row("a", "s1", 0, 9, ["vote"], 20260110), Row("b", "s2", 0, 9, ["vote"], 20260301),
+             Row("c", "s3", 0, 9, ["vote"], 0)]
+    index = lexindex.build(dated, "v1")
+    assert (index.scores(["vote"]) > 0).sum() == 3
+    kept = [pid for pid, _ in index.best(index.scores(["vote"], since=20260201), 3)]
+    assert kept == ["b"]
+    kept = [pid for pid, _ in index.best(index.scores(["vote"], until=20260201), 3)]
+    assert kept == ["a"]

@@ -79,6 +79,7 @@ def split_claims(draft: str) -> list[tuple[str, list[int]]]:
 
 
 # text2num writes '6 million' as '6 1000000': a number followed by a power of ten is one number.
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # '1,588' -> '1588'; 'In 2019, 1,000' keeps its comma
 _SCALED = re.compile(r"\b(\d+(?:\.\d+)?) (1(?:000)+)\b")
 
 
@@ -94,7 +95,7 @@ def spelled_numbers(text: str) -> str:
         from text_to_num import alpha2digit
     except ImportError:  # pragma: no cover - declared dependency
         return text
-    return _SCALED.sub(_scaled, str(alpha2digit(text.replace(",", ""), "en", threshold=1)))
+    return _SCALED.sub(_scaled, str(alpha2digit(_THOUSANDS.sub("", text), "en", threshold=1)))
 
 
 def claim_numbers(text: str) -> set[str]:
@@ -125,16 +126,17 @@ def _common_prefix(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def _name_found(name: str, words: set[str], initials: set[str], acronym: bool = False) -> bool:
-    """A name token of a claim stands in the source: as a word, as a form of it ('Chinese' and 'China',
-    'Lao' and 'Laos'), or, for an acronym, as the initials of a spelled-out name ('UN')."""
+def _name_found(name: str, words: set[str], names: set[str], initials: set[str], acronym: bool = False) -> bool:
+    """A name token of a claim stands in the source: as a word, as a form of one of the source's names
+    ('Chinese' and 'China', 'Lao' and 'Laos'), or, for an acronym, as the initials of a spelled-out name
+    ('UN')."""
     if name in words:
         return True
     if acronym and any(name in run for run in initials):
         return True
-    for w in words:
-        short = min(len(w), len(name))
-        if short >= 3 and (w.startswith(name) or name.startswith(w)):
+    for w in names:
+        short, long = sorted((len(w), len(name)))
+        if short >= 3 and (w.startswith(name) or name.startswith(w)) and short >= 0.75 * long:
             return True
         if _common_prefix(w, name) >= max(4, short - 1):
             return True
@@ -165,7 +167,8 @@ def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -
     """A name counts if the title or the cited passage up to the quote states it ('According to Dang Minh
     Khoi, ...' when the quote says 'He'), or what the model was shown of the same article does."""
     before = ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
-    return _name_found(name, _words(before), _initials(before), name in acronyms)
+    names = {t for n in names_in(before) for t in _words(n) if t not in STOPWORDS}
+    return _name_found(name, _words(before), names, _initials(before), name in acronyms)
 
 
 def _shown_by_article(sources: Sequence[Sequence[Evidence]]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +25,7 @@ from qa_bot import lexindex
 from qa_bot.config import Settings
 from qa_bot.corpus import Article, chunk, discover, load_article, sentence_id
 from qa_bot.errors import ArticleError, NothingToIngestError
-from qa_bot.fetch import forget, is_link, save_links
+from qa_bot.fetch import commit, discard, is_link, save_links, staged_target
 from qa_bot.lexical import LEXICAL_VERSION, terms
 from qa_bot.store import Store, open_store
 from qa_bot.types import IngestSummary, Passage
@@ -331,22 +331,28 @@ def ingest(
     given = list(paths) if paths else [settings.seeds_dir]
     saved, errors = save_links([str(p).strip() for p in given if is_link(p)], settings)
     targets = [Path(p) for p in given if not is_link(p)] + list(saved)
-    articles, read_errors = read_articles(targets, settings.max_file_bytes) if targets else ([], [])
-    errors += [_by_link(e, saved) for e in read_errors]
-    if not articles:
-        raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
-    store = store or open_store(settings)
-    if not rebuild:
-        articles, copies = _skip_copies(store, articles, prune)
-        errors += [_by_link(e, saved) for e in copies]
-    kept = {a.source_id for a in articles}
-    for path in saved:
-        if path.name not in kept:
-            forget(path)  # a link whose page was unusable or a copy: nothing of it stays
+    staged = [p for p in targets if staged_target(p) is not None]  # fetched links (and a page's uploads)
+    try:
+        articles, read_errors = read_articles(targets, settings.max_file_bytes) if targets else ([], [])
+        errors += [_by_link(e, saved) for e in read_errors]
+        if not articles:
+            raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
+        store = store or open_store(settings)
+        if not rebuild:
+            articles, copies = _skip_copies(store, articles, prune)
+            errors += [_by_link(e, saved) for e in copies]
+        # A staged file that was read (and is not a copy) takes its place; one that could not be used is
+        # dropped, and the file of that name (an article in the store may have been read from it) stays.
+        articles = [replace(a, path=commit(a.path)) if staged_target(a.path) else a for a in articles]
+    finally:
+        for path in staged:
+            discard(path)
     for message in errors:
         log.warning("skipped %s", message)
     if not articles:
-        return IngestSummary(errors=tuple(errors))
+        with store.write_lock():
+            reindexed = sync_index(store)  # nothing to write, but an out-of-date index is still repaired
+        return IngestSummary(errors=tuple(errors), reindexed=reindexed)
     if embeddings is None:
         from qa_bot.embeddings import load_embeddings
 

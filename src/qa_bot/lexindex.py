@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 K1, B = 1.2, 0.75
 CURRENT = "current"
-_FILES = ("ids.npy", "source.npy", "start.npy", "end.npy")
+_FILES = ("ids.npy", "source.npy", "start.npy", "end.npy", "day.npy")  # day.npy: absent in early builds
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Row:
     start: int
     end: int
     terms: Sequence[str]
+    day: int = 0  # publication day as YYYYMMDD, 0 when unknown
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class LexicalIndex:
     source: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    day: np.ndarray
     sources: tuple[str, ...]
     path: Path | None = None
 
@@ -64,12 +67,18 @@ class LexicalIndex:
         """The passage id at a position."""
         return str(self.ids[pos])
 
-    def scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage, by position."""
-        known = list(dict.fromkeys(query_terms)) if self.bm25 is not None else []
-        if not known:
+    def scores(self, query_terms: Sequence[str], since: int = 0, until: int = 0) -> np.ndarray:
+        """BM25 score of every passage, by position; with since/until (YYYYMMDD), 0 outside that range
+        (and for undated passages)."""
+        wanted = list(dict.fromkeys(query_terms)) if self.bm25 is not None else []
+        if not wanted:
             return np.zeros(len(self), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+        scores = np.asarray(self.bm25.get_scores(wanted), dtype=np.float32)
+        if since or until:
+            day = np.asarray(self.day)
+            keep = (day > 0) & (day >= since) & ((day <= until) if until else True)
+            scores = np.where(keep, scores, 0.0).astype(np.float32)
+        return scores
 
     def best(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The n best passages by these scores, as (passage id, score), score > 0 only."""
@@ -115,7 +124,7 @@ def build(rows: Iterable[Row], version: str) -> LexicalIndex:
     sources = tuple(sorted({r.source_id for r in ordered}))
     code = {s: i for i, s in enumerate(sources)}
     bm25 = None
-    if ordered:
+    if any(r.terms for r in ordered):  # bm25s needs a vocabulary
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
         bm25.index([list(r.terms) for r in ordered], show_progress=False)
     return LexicalIndex(
@@ -125,6 +134,7 @@ def build(rows: Iterable[Row], version: str) -> LexicalIndex:
         source=np.array([code[r.source_id] for r in ordered], dtype=np.int32),
         start=np.array([r.start for r in ordered], dtype=np.int32),
         end=np.array([r.end for r in ordered], dtype=np.int32),
+        day=np.array([r.day for r in ordered], dtype=np.int32),
         sources=sources,
     )
 
@@ -155,20 +165,31 @@ def store_rows(store: Store, batch: int = 5000) -> Iterator[Row]:
             header = titles.setdefault(title, terms(title))
             yield Row(pid, str(meta.get("source_id", "")), int(meta.get("start", 0)),  # type: ignore[arg-type]
                       int(meta.get("end", 0)),  # type: ignore[arg-type]
-                      own + [t for t in header if t not in own])
+                      own + [t for t in header if t not in own], int(meta.get("published_day", 0) or 0))  # type: ignore[arg-type]
         offset += len(ids)
 
 
 def write(folder: Path, index: LexicalIndex) -> Path:
-    """Save the index under a new name, then point `current` at it; older builds are removed."""
+    """Save the index under a new name, then point `current` at it; one writer at a time (a file lock,
+    for processes sharing the folder), and the build it replaces is kept for readers still opening it."""
     folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _write(folder, index)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write(folder: Path, index: LexicalIndex) -> Path:
+    previous = os.readlink(folder / CURRENT) if (folder / CURRENT).is_symlink() else None
     name = f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     tmp = folder / f".{name}.tmp"
     tmp.mkdir()
     try:
         if index.bm25 is not None:
             index.bm25.save(str(tmp / "bm25"), show_progress=False)
-        for filename, array in zip(_FILES, (index.ids, index.source, index.start, index.end), strict=True):
+        for filename, array in zip(_FILES, (index.ids, index.source, index.start, index.end, index.day), strict=True):
             np.save(tmp / filename, array, allow_pickle=False)
         meta = {"format": FORMAT, "lexical_version": LEXICAL_VERSION, "version": index.version,
                 "passages": len(index), "sources": list(index.sources)}
@@ -185,9 +206,14 @@ def write(folder: Path, index: LexicalIndex) -> Path:
     link.symlink_to(name)
     os.replace(link, folder / CURRENT)  # atomic: readers see the old build or the new one
     for old in folder.iterdir():
-        # Readers that mapped an old build keep their pages after the unlink.
-        if old.name not in (name, CURRENT) and (old.name.startswith("build-") or old.name.startswith(".build-")):
+        # Readers that mapped an old build keep their pages after the unlink; the one just replaced stays
+        # for readers that resolved `current` a moment ago.
+        if old.name in (name, CURRENT, previous, ".lock"):
+            continue
+        if old.name.startswith(("build-", ".build-")):
             shutil.rmtree(old, ignore_errors=True)
+        elif old.name.startswith(f".{CURRENT}-") and old.is_symlink():
+            old.unlink()
     return folder / name
 
 
@@ -211,7 +237,10 @@ def open_index(folder: Path) -> LexicalIndex | None:
         meta = json.loads((target / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT or meta.get("lexical_version") != LEXICAL_VERSION:
             return None
-        arrays = [np.load(target / f, mmap_mode="r", allow_pickle=False) for f in _FILES]
+        arrays = [np.load(target / f, mmap_mode="r", allow_pickle=False) for f in _FILES[:4]]
+        day = target / _FILES[4]
+        arrays.append(np.load(day, mmap_mode="r", allow_pickle=False) if day.exists()
+                      else np.zeros(len(arrays[0]), dtype=np.int32))
         bm25 = None
         if (target / "bm25").is_dir():
             with _quiet():
@@ -219,8 +248,8 @@ def open_index(folder: Path) -> LexicalIndex | None:
     except (OSError, ValueError, KeyError) as exc:
         log.warning("the lexical index in %s cannot be read (%s)", folder, exc)
         return None
-    ids, source, start, end = arrays
-    return LexicalIndex(str(meta["version"]), bm25, ids, source, start, end, tuple(meta["sources"]), target)
+    ids, source, start, end, day = arrays
+    return LexicalIndex(str(meta["version"]), bm25, ids, source, start, end, day, tuple(meta["sources"]), target)
 
 
 @contextlib.contextmanager
@@ -238,4 +267,4 @@ def rebuild(store: Store, folder: Path) -> LexicalIndex:
     version = store.version()  # taken first: a write during the read leaves the build marked older
     index = build(store_rows(store), version)
     write(folder, index)
-    return open_index(folder) or index
+    return index

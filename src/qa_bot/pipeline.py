@@ -335,9 +335,10 @@ class QABot:
         # The model reads the question as the conversation makes it: a follow-up that retrieval read
         # alone ('When will it take place?') still reaches the model with what it leans on.
         asked = condense(text, pairs) if read.query == text and leans_on_conversation(text) else read.query
-        yield from bot._generate(text, replace(read, query=asked), name, timings)
+        yield from bot._generate(text, read, name, timings, asked)
 
-    def _generate(self, text: str, read: Read, name: str, timings: dict[str, float]) -> Iterator[str | Answer]:
+    def _generate(self, text: str, read: Read, name: str, timings: dict[str, float],
+                  asked: str | None = None) -> Iterator[str | Answer]:
         """An LLM engine's answer: drafted from the reranked passages, then every sentence checked."""
         passages = _top(read.ranked, self.settings.k)
         warnings: tuple[str, ...] = ()
@@ -346,7 +347,7 @@ class QABot:
             model = engines.chat_model(name, self.settings)
             started = time.perf_counter()
             chain = self._chain(model)
-            inputs = {"sources": self._sources_block(passages), "question": read.query}
+            inputs = {"sources": self._sources_block(passages), "question": asked or read.query}
             for piece in chain.stream(inputs):
                 draft += piece
                 yield draft

@@ -37,13 +37,9 @@ History = Sequence[Any]
 class Snapshot:
     """What retrieval uses of one version of the store: its version and its lexical index (mapped, not loaded)."""
 
-    version: str
+    version: str  # the store's version and the index's: either changing makes a new snapshot
     lexical: LexicalIndex
-
-    @property
-    def size(self) -> int:
-        """Number of passages."""
-        return len(self.lexical)
+    size: int  # passages in the store
 
 
 def passage_from(pid: str, text: str | None, meta: dict[str, Any] | None) -> Passage:
@@ -68,23 +64,30 @@ def passage_from(pid: str, text: str | None, meta: dict[str, Any] | None) -> Pas
 
 
 class _LRU(OrderedDict[str, Any]):
-    """A bounded cache: the least recently used entries go first."""
+    """A bounded cache, safe across the page's threads: the least recently used entries go first."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self.lock = threading.Lock()
 
     def get_fresh(self, key: str) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
+        with self.lock:
+            value = self.get(key)
+            if value is not None:
+                self.move_to_end(key)
+            return value
 
     def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
+        with self.lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.size:
+                self.popitem(last=False)
+
+    def drop_all(self) -> None:
+        with self.lock:
+            self.clear()
 
 
 class Index:
@@ -119,14 +122,17 @@ class Index:
             built = lexindex.built_version(folder) if folder is not None else None
             self._checked = time.monotonic()
             if self._snapshot is None or self._key != (version, built):
-                self._snapshot = Snapshot(version, self._open(folder, version, built))
+                self._snapshot = Snapshot(f"{version}|{built}", self._open(folder, version, built),
+                                          self.store.count())
                 self._key = (version, built)
-                self._passages.clear()
+                self._passages.drop_all()
             return self._snapshot
 
     def _open(self, folder: Path | None, version: str, built: str | None) -> LexicalIndex:
         started = time.perf_counter()
         lexical = lexindex.open_index(folder) if folder is not None and built is not None else None
+        if lexical is None and folder is not None and built is not None:
+            lexical = lexindex.open_index(folder)  # once more: a writer may have swapped builds just then
         if lexical is None:
             # No index on disk (a store from before it, or no index folder): built here, in memory.
             log.warning("no lexical index for the store at %s: building one in memory "
@@ -227,7 +233,7 @@ def search(
         cos[pid] = 1.0 - d / 2.0
 
     lexical = snap.lexical
-    lex_scores = lexical.scores(terms(query))
+    lex_scores = lexical.scores(terms(query), _day(since), _day(until))
     lex_top = lexical.best(lex_scores, n)
 
     # Convex fusion of normalised scores; measured on the question set it beats rank fusion here
@@ -283,6 +289,11 @@ def search(
 
 
 # ---------------------------------------------------------------- date filter
+
+
+def _day(date: str | None) -> int:
+    """An ISO date as YYYYMMDD (0 for none)."""
+    return int(date.replace("-", "")) if date else 0
 
 
 def _date_where(since: str | None, until: str | None) -> dict[str, Any] | None:

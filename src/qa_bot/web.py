@@ -19,7 +19,7 @@ from qa_bot import engines
 from qa_bot.config import Settings
 from qa_bot.documents import KINDS, SUFFIXES, display_date, text_path
 from qa_bot.errors import ConfigError, FetchError, QABotError
-from qa_bot.fetch import forget
+from qa_bot.fetch import discard, stage
 from qa_bot.fetch import save as save_link
 from qa_bot.pipeline import REMOVED, QABot, clean_question
 from qa_bot.types import Answer
@@ -550,10 +550,11 @@ def build_app(bot: QABot) -> gr.Blocks:
                 if why:
                     lines.append(f"- `{_esc(name)}`: {why}")
                     continue
-                target = settings.uploads / name
-                shutil.copyfile(path, target)
+                # Staged under its name: it replaces a stored article's file only once it was read.
+                target = stage(settings.uploads) / name
                 accepted.append(target)
                 label[target] = f"`{_esc(name)}`"
+                shutil.copyfile(path, target)
             for url in urls:
                 progress(0, desc=f"fetching {url[:60]}")
                 try:
@@ -574,7 +575,6 @@ def build_app(bot: QABot) -> gr.Blocks:
                     err = next((e for key, e in errors.items() if key.endswith(target.name)), None)
                     if err:
                         lines.append(f"- {label[target]}: not added: {_esc(err.split(': ', 1)[-1])}")
-                        forget(target)
                     elif target.name in summary.files_added:
                         lines.append(f"- {label[target]}: added, searchable now")
                     elif target.name in summary.files_changed:
@@ -588,6 +588,9 @@ def build_app(bot: QABot) -> gr.Blocks:
         except Exception:
             log.exception("upload failed")
             lines.append("Could not add the articles: an unexpected error was logged.")
+        finally:
+            for target in accepted:
+                discard(target)  # a staged file that was not read into the store (ingest moved the others)
         return "\n".join(lines)
 
     def clear() -> tuple[list[Any], list[Any], str, str, None]:
