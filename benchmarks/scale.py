@@ -44,6 +44,7 @@ import random  # noqa: E402
 from ingest import make_corpus  # noqa: E402
 
 from qa_bot.config import Settings  # noqa: E402
+from qa_bot.corpus import chunk, load_article  # noqa: E402
 from qa_bot.embeddings import load_embeddings  # noqa: E402
 from qa_bot.ingest import ingest  # noqa: E402
 from qa_bot.lexindex import built_version  # noqa: E402
@@ -94,9 +95,11 @@ def measure(size: int, work: Path, questions: Path, n_questions: int, sample: in
     corpus = work / f"corpus_{size}"
     store_dir = work / f"store_{size}"
     if not corpus.exists():
-        _, _, _, sentences = make_corpus(corpus, max(0, size - 163))
+        make_corpus(corpus, max(0, size - 163))
         for path in (ROOT / "seeds").glob("*.txt"):
             shutil.copyfile(path, corpus / path.name)
+        sentences = sorted({a.text[s:e] for a in map(load_article, sorted(corpus.glob("*.txt")))
+                            for p in chunk(a) for s, e in p.sentences})
         picked = random.Random(3).sample(sentences, min(sample, len(sentences)))
         (work / f"sentences_{size}.json").write_text(json.dumps([*picked, str(len(sentences))]))
     texts = json.loads((work / f"sentences_{size}.json").read_text())
