@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_bot.documents import CONVERTED, KINDS, Document, convert, dateline, is_sidecar
+from qa_bot.documents import CONVERTED, KINDS, Document, convert, dateline, is_sidecar, read_bytes
 from qa_bot.documents import SUFFIXES as SUFFIXES
 from qa_bot.errors import ArticleError
 from qa_bot.types import Passage
@@ -82,14 +82,7 @@ class Block:
 def read_text(path: Path, max_bytes: int = 5_000_000) -> str:
     """The file's text exactly as open(path, encoding='utf-8').read() gives it, or ArticleError."""
     name = path.name
-    if not path.exists():
-        raise ArticleError(f"{path}: no such file")
-    if not path.is_file():
-        raise ArticleError(f"{path}: not a regular file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ArticleError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
-    raw = path.read_bytes()
+    raw = read_bytes(path, max_bytes)
     if b"\x00" in raw[:8192]:
         raise ArticleError(f"{name}: looks like a binary file, not text")
     try:
