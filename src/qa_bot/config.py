@@ -69,6 +69,7 @@ class Settings:
     reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
+    sentence_search: bool = True  # also search single sentences' vectors (small-to-big); holds their index in memory
     reader_window: int = 0  # read only this many sentences of each candidate (0: the whole passage)
     fetch_timeout: float = 15.0  # seconds to fetch one link, redirects included
     fetch_allow_private: bool = False  # let links reach loopback, private and link-local addresses
@@ -129,6 +130,8 @@ class Settings:
             values["fetch_timeout"] = _float(raw, "QA_BOT_FETCH_TIMEOUT")
         if (raw := get("FETCH_ALLOW_PRIVATE")) is not None:
             values["fetch_allow_private"] = _bool(raw, "QA_BOT_FETCH_ALLOW_PRIVATE")
+        if (raw := get("SENTENCE_SEARCH")) is not None:
+            values["sentence_search"] = _bool(raw, "QA_BOT_SENTENCE_SEARCH")
         if (raw := get("READER_THRESHOLD")) is not None:
             values["reader_threshold"] = _float(raw, "QA_BOT_READER_THRESHOLD")
         key = get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or None

@@ -177,11 +177,13 @@ class QABot:
         """The hybrid search as a LangChain BaseRetriever (since/until: only articles published then)."""
         self.ensure_store()
         since_day, until_day = _date_range(since, until)
-        return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day)
+        return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day,
+                           sentence_level=self.settings.sentence_search)
 
     def _read(self, question: str, query: str, since: str | None = None, until: str | None = None) -> Read:
         """Search about `candidates` passages for the query, then let the reader rerank them."""
-        found = search(self.index, query, self.settings.candidates, since=since, until=until)
+        found = search(self.index, query, self.settings.candidates, since=since, until=until,
+                       sentence_level=self.settings.sentence_search)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
         readings = self.reader.read(query, [text for _, text in windows])
         # Spans are read inside each window; the Reading is given relative to its passage.

@@ -417,11 +417,13 @@ class QARetriever(BaseRetriever):
     mmr: bool = False
     since: str | None = None  # ISO dates: only articles published in this range
     until: str | None = None
+    sentence_level: bool = True  # also search single sentences' vectors
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        found = search(self.index, query, self.k, mmr=self.mmr, since=self.since, until=self.until)
+        found = search(self.index, query, self.k, mmr=self.mmr, since=self.since, until=self.until,
+                       sentence_level=self.sentence_level)
         return [
             Document(
                 page_content=p.text,
