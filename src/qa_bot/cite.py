@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +128,8 @@ def _common_prefix(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def _name_found(name: str, words: set[str], names: set[str], initials: set[str], acronym: bool = False) -> bool:
+def _name_found(name: str, words: AbstractSet[str], names: AbstractSet[str], initials: AbstractSet[str],
+                acronym: bool = False) -> bool:
     """A name token of a claim stands in the source: as a word, as a form of one of the source's names
     ('Chinese' and 'China', 'Lao' and 'Laos'), or, for an acronym, as the initials of a spelled-out name
     ('UN')."""
@@ -167,8 +170,15 @@ def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -
     """A name counts if the title or the cited passage up to the quote states it ('According to Dang Minh
     Khoi, ...' when the quote says 'He'), or what the model was shown of the same article does."""
     before = ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
-    names = {t for n in names_in(before) for t in _words(n) if t not in STOPWORDS}
-    return _name_found(name, _words(before), names, _initials(before), name in acronyms)
+    words, names, initials = _context(before)
+    return _name_found(name, words, names, initials, name in acronyms)
+
+
+@functools.lru_cache(maxsize=256)
+def _context(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """A source text's words, name words and initials, read once however many names are checked in it."""
+    names = frozenset(t for n in names_in(text) for t in _words(n) if t not in STOPWORDS)
+    return frozenset(_words(text)), names, frozenset(_initials(text))
 
 
 def _shown_by_article(sources: Sequence[Sequence[Evidence]]) -> dict[str, str]:
