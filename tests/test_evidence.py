@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa_bot.engines.extractive import rerank, select
-from qa_bot.evidence import answer_sentence, missing_specifics, names_in, numbers_in
+from qa_bot.evidence import answer_sentence, complete_span, missing_specifics, names_in, numbers_in
 from qa_bot.reader import Reading
 from qa_bot.types import Passage
 
@@ -30,6 +30,33 @@ def test_answer_sentence_holds_the_span_at_absolute_offsets() -> None:
     assert ev.answer == "Bill Gates and Paul Allen"
     assert p.text[ev.start - p.start : ev.end - p.start] == ev.text
     assert ev.answer_start == p.start + at
+
+
+def _grown(text: str, part: str) -> str:
+    a = text.index(part)
+    x, y = complete_span(text, a, a + len(part))
+    return text[x:y]
+
+
+def test_a_span_stopped_inside_a_name_or_word_is_completed() -> None:
+    assert _grown("It was founded by Bill Gates and Paul Allen.", "Bill") == "Bill Gates"
+    assert _grown("The Royal Society of Chemistry gave the prize.", "Royal Society") == "Royal Society of Chemistry"
+    assert _grown("Ludwig van Beethoven wrote nine symphonies.", "Ludwig") == "Ludwig van Beethoven"
+    assert _grown("It was built in 1415 at last.", "141") == "1415"
+    assert _grown("The price rose to ¥3,000 in May.", "3,0") == "3,000"
+    # A common noun, a lower-case word after a name, the end of the sentence: nothing is added.
+    assert _grown("He met the king of the Franks.", "king") == "king"
+    assert _grown("Paul Allen left in 1983.", "Paul Allen") == "Paul Allen"
+    assert _grown("It went to Redmond. Later", "Redmond") == "Redmond"
+    assert _grown("A B C D E F G H", "A") == "A B C D E"
+
+
+def test_answer_sentence_leads_with_the_whole_name() -> None:
+    p = passage()
+    at = TEXT.index("Paul")
+    ev = answer_sentence(p, Reading(2.0, at, at + 4))
+    assert ev.answer == "Paul Allen"
+    assert p.text[ev.answer_start - p.start : ev.answer_end - p.start] == "Paul Allen"
 
 
 def test_a_span_crossing_two_sentences_quotes_both() -> None:

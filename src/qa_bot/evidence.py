@@ -60,7 +60,36 @@ def answer_sentence(passage: Passage, reading: Reading) -> Evidence:
         min(passage.sentences, key=lambda se: abs(se[0] - a))]
     s, e = inside[0][0], inside[-1][1]
     a, b = max(a, s), min(b, e)
-    return Evidence(passage, s, e, passage.text[s - passage.start : e - passage.start], reading.score, a, b)
+    text = passage.text[s - passage.start : e - passage.start]
+    a0, b0 = complete_span(text, a - s, b - s)
+    return Evidence(passage, s, e, text, reading.score, s + a0, s + b0)
+
+
+# Particles inside multi-word names ('Red Cross Society of China', 'Ludwig van Beethoven').
+_NAME_PARTICLES = frozenset({"of", "de", "da", "del", "du", "van", "von"})
+_WORD = re.compile(r" ([\w'’.-]*\w)")
+
+
+def complete_span(text: str, a: int, b: int, max_words: int = 4) -> tuple[int, int]:
+    """The span [a, b) of text grown to whole words, and a name it ends inside to its end: 'Anthonio' in
+    'captain Anthonio Colve took over' becomes 'Anthonio Colve' (the reader often stops a name early)."""
+    while 0 < a < len(text) and text[a - 1].isalnum() and text[a].isalnum():
+        a -= 1
+    while 0 < b < len(text) and text[b - 1].isalnum() and text[b].isalnum():
+        b += 1
+    words = re.findall(r"[\w'’-]+", text[a:b])
+    if not words or not words[-1][0].isupper():
+        return a, b
+    added = 0
+    while added < max_words and (m := _WORD.match(text, b)):
+        word = m.group(1)
+        if word[0].isupper():
+            b, added = m.end(), added + 1
+        elif word in _NAME_PARTICLES and (n := _WORD.match(text, m.end())) and n.group(1)[0].isupper():
+            b, added = n.end(), added + 2
+        else:
+            break
+    return a, b
 
 
 def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
