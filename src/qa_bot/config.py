@@ -15,6 +15,9 @@ BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 # How the embedding model runs: sentence-transformers on torch, or its ONNX export on ONNX Runtime
 # (fp32: the same vectors as torch; int8: dynamically quantized, faster, slightly different vectors).
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8")
+# How the evidence reader runs: transformers on torch (int8 dynamic quantization), or its int8 ONNX export
+# on ONNX Runtime, tokenised with `tokenizers` alone (no torch or transformers import when serving).
+READER_BACKENDS = ("torch", "onnx-int8")
 
 
 def _int(value: str, name: str) -> int:
@@ -67,6 +70,7 @@ class Settings:
     port: int = 7860
     upload_dir: Path | None = None
     reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
+    reader_backend: str = "torch"  # one of READER_BACKENDS; the onnx export is cached under embedding_cache
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
     sentence_search: bool = True  # also search single sentences' vectors (small-to-big); holds their index in memory
@@ -96,6 +100,7 @@ class Settings:
             "COLLECTION": "collection",
             "EMBEDDING_MODEL": "embedding_model",
             "EMBEDDING_BACKEND": "embedding_backend",
+            "READER_BACKEND": "reader_backend",
             "BACKEND": "backend",
             "LLM_MODEL": "llm_model",
             "OPENAI_BASE_URL": "openai_base_url",
@@ -107,6 +112,8 @@ class Settings:
                 values[attr] = raw
         if "embedding_backend" in values:
             values["embedding_backend"] = values["embedding_backend"].strip().lower()
+        if "reader_backend" in values:
+            values["reader_backend"] = values["reader_backend"].strip().lower()
         if (raw := get("EMBEDDING_CACHE")) is not None:
             values["embedding_cache"] = Path(raw)
         ints = {
@@ -167,6 +174,11 @@ class Settings:
             raise ConfigError(
                 f"embedding_backend (QA_BOT_EMBEDDING_BACKEND) must be one of {', '.join(EMBEDDING_BACKENDS)}, "
                 f"got {self.embedding_backend!r}"
+            )
+        if self.reader_backend not in READER_BACKENDS:
+            raise ConfigError(
+                f"reader_backend (QA_BOT_READER_BACKEND) must be one of {', '.join(READER_BACKENDS)}, "
+                f"got {self.reader_backend!r}"
             )
         if self.fetch_timeout <= 0:
             raise ConfigError("fetch_timeout must be positive")

@@ -250,13 +250,50 @@ def _export_into(folder: Path, out: Path) -> dict[str, Any]:
             "int8": "dynamic, QInt8 weights per channel, MatMul + Attention"}
 
 
+def _fast_tokenizer(model_dir: Path, max_length: int) -> Any:
+    """texts -> {input_ids, attention_mask, token_type_ids} arrays, padded to the longest and cut at max_length.
+
+    The model's tokenizer.json on the `tokenizers` library alone (no torch or transformers import), set up
+    as the transformers call it replaces (padding=True, truncation="longest_first", max_length); a folder
+    without tokenizer.json falls back to transformers' AutoTokenizer.
+    """
+    import numpy as np
+
+    file = model_dir / "tokenizer.json"
+    if not file.is_file():
+        from transformers import AutoTokenizer
+
+        fallback = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        return lambda texts: fallback(texts, padding=True, truncation="longest_first", max_length=max_length,
+                                      return_tensors="np")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(file))
+    # tokenizer.json may carry its own truncation and fixed padding (all-MiniLM-L6-v2: 128): replace both
+    padding = tokenizer.padding or {}
+    pad_token = str(padding.get("pad_token") or "[PAD]")
+    pad_id = padding.get("pad_id")
+    if pad_id is None:
+        pad_id = tokenizer.token_to_id(pad_token) or 0
+    tokenizer.enable_padding(pad_id=int(pad_id), pad_type_id=int(padding.get("pad_type_id") or 0),
+                             pad_token=pad_token, direction="right", length=None)
+    tokenizer.enable_truncation(max_length, strategy="longest_first", direction="right")
+
+    def encode(texts: list[str]) -> dict[str, Any]:
+        encodings = tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+    return encode
+
+
 class OnnxEmbeddings(Embeddings):
     """The model's ONNX export on ONNX Runtime, tokenised, pooled and normalised like sentence-transformers."""
 
     def __init__(self, model_file: Path, model_dir: Path, batch_size: int = 16) -> None:
         _require_onnx()
         import onnxruntime
-        from transformers import AutoTokenizer
 
         config = _model_config(model_dir)
         self.model_file = model_file
@@ -273,7 +310,7 @@ class OnnxEmbeddings(Embeddings):
                 f"cannot load the ONNX embedding model {model_file} ({type(exc).__name__}: {exc}); "
                 f"delete {model_file.parent} to export it again"
             ) from exc
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.tokenizer = _fast_tokenizer(model_dir, self.max_length)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self._tokenize_lock = threading.Lock()  # a fast tokenizer's padding state is not thread-safe
 
@@ -289,8 +326,7 @@ class OnnxEmbeddings(Embeddings):
         for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
             with self._tokenize_lock:
-                enc = self.tokenizer([prepared[j] for j in idx], padding=True, truncation="longest_first",
-                                     max_length=self.max_length, return_tensors="np")
+                enc = self.tokenizer([prepared[j] for j in idx])
             feeds = {n: enc[n].astype(np.int64) for n in self.inputs if n in enc}
             if "token_type_ids" in self.inputs and "token_type_ids" not in feeds:
                 feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])

@@ -121,7 +121,8 @@ class QABot:
             if self._reader is None:
                 from qa_bot.reader import load_reader
 
-                self._reader = load_reader(self.settings.reader_model)
+                settings = self.settings
+                self._reader = load_reader(settings.reader_model, settings.reader_backend, settings.embedding_cache)
             return self._reader
 
     @property

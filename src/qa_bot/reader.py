@@ -7,23 +7,33 @@ decides abstention, and its span is the exact answer the reply leads with.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import logging
+import shutil
 import threading
+import time
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from qa_bot.errors import ModelError
+from qa_bot.config import READER_BACKENDS
+from qa_bot.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 DEFAULT_READER = Path(__file__).resolve().parents[2] / "models" / "evidence-reader"
 MAX_ANSWER_TOKENS = 30
 MAX_QUESTION_TOKENS = 64
+# Bumped whenever the reader's ONNX export recipe below changes, so old cached exports are not reused.
+READER_EXPORT_VERSION = 1
+READER_ONNX_FILE = "model_int8.onnx"
+READER_BACKEND_HINT = "set QA_BOT_READER_BACKEND=torch"
 
 
 @dataclass(frozen=True)
@@ -145,14 +155,260 @@ def _decode(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, offsets: np.nda
     return Reading(round(best - null, 4), int(offsets[span[0]][0]), int(offsets[span[1]][1]))
 
 
-_readers: dict[str, TrainedReader] = {}
+# ------------------------------------------------------------------ ONNX Runtime
+
+
+def _missing_model(path: Path) -> ModelError:
+    return ModelError(f"the evidence model is missing at {path}: run `make train` (or set "
+                      "QA_BOT_READER_MODEL to a trained reader folder)")
+
+
+def _broken_model(path: Path, exc: BaseException) -> ModelError:
+    return ModelError(f"the evidence model at {path} cannot be loaded ({type(exc).__name__}: "
+                      f"{str(exc)[:200]}): run `make train` to rebuild it")
+
+
+def _reader_digest(folder: Path) -> str:
+    """Names the export after the exact weights, tokenizer and recipe it came from."""
+    digest = hashlib.sha256(f"qa_bot-reader-onnx-export-v{READER_EXPORT_VERSION}".encode())
+    for rel in ("config.json", "model.safetensors", "tokenizer.json"):
+        path = folder / rel
+        if path.is_file():
+            digest.update(rel.encode())
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def export_reader_onnx(path: str | Path, cache_dir: str | Path) -> Path:
+    """The folder under cache_dir holding the reader's int8 ONNX export (reader-<digest>), exported once.
+
+    As the embedding export (qa_bot.embeddings.export_onnx): written into a temporary folder beside the
+    cache and renamed into place when complete, so a crash never leaves a half export a later run loads.
+    """
+    folder, cache = Path(path), Path(cache_dir)
+    if not (folder / "model.safetensors").is_file():
+        raise _missing_model(folder)
+    if not (folder / "tokenizer.json").is_file():
+        raise _broken_model(folder, FileNotFoundError(f"no tokenizer.json in {folder}"))
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelError(f"the onnx-int8 reader backend needs {' and '.join(missing)}: pip install onnx "
+                         f"onnxruntime (or {READER_BACKEND_HINT})")
+    final = cache / f"reader-{_reader_digest(folder)}"
+    if (final / READER_ONNX_FILE).is_file():
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob(".tmp-reader-*"):  # left by a killed export more than an hour ago
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = cache / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    started = time.perf_counter()
+    log.warning("exporting the evidence reader %s to ONNX under %s (once)", folder, final)
+    try:
+        info = _export_reader_into(folder, tmp)
+        info["seconds"] = round(time.perf_counter() - started, 1)
+        (tmp / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not (final / READER_ONNX_FILE).is_file():
+                raise  # not another process that finished first
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"cannot export the evidence reader {folder} to ONNX ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); {READER_BACKEND_HINT}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _export_reader_into(folder: Path, out: Path) -> dict[str, Any]:
+    """torch.onnx export of the fp32 reader (start and end logits), ORT's BERT fusions, int8 weights.
+
+    The recipe of the embedding export: fused fp32 graph, then dynamic quantization of MatMul and the
+    fused Attention (per-channel QInt8 weights); only the int8 file is kept.
+    """
+    import onnxruntime
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModelForQuestionAnswering.from_pretrained(
+            str(folder), dtype=torch.float32, local_files_only=True, attn_implementation="eager").eval()
+    except Exception as exc:  # corrupt or incompatible files: the message TrainedReader gives
+        raise _broken_model(folder, exc) from exc
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            found = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return found.start_logits, found.end_logits
+
+    sample = tokenizer(["who wrote it?", "when was the second bridge built?"],
+                       ["an example passage", "a second, longer example passage for the export"],
+                       padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    outputs = ["start_logits", "end_logits"]
+    raw = out / "raw.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            Logits(model), tuple(sample[n] for n in names), str(raw), input_names=names, output_names=outputs,
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + outputs}, opset_version=17, dynamo=False,
+        )
+    config = model.config
+    fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
+                                     hidden_size=config.hidden_size, opt_level=1, use_gpu=False)
+    fp32 = out / "model.onnx"
+    fused.save_model_to_file(str(fp32))
+    raw.unlink()
+    quantize_dynamic(str(fp32), str(out / READER_ONNX_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                     reduce_range=False, op_types_to_quantize=["MatMul", "Attention"],
+                     extra_options={"DefaultTensorType": 1})
+    fp32.unlink()
+    return {"source": str(folder), "export_version": READER_EXPORT_VERSION, "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "fused": fused.get_fused_operator_statistics(),
+            "int8": "dynamic, QInt8 weights per channel, MatMul + Attention"}
+
+
+class OnnxReader:
+    """The trained reader's int8 ONNX export on ONNX Runtime, tokenised with `tokenizers` alone.
+
+    Reads as TrainedReader does (same windows, same decoding, same calibration file) but never imports
+    torch or transformers once the export exists; the first use exports it (torch, once).
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_READER, *, cache_dir: str | Path = ".cache/embeddings",
+                 max_length: int = 256, stride: int = 64, batch_size: int = 16) -> None:
+        self.path = Path(path)
+        self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
+        self._lock = threading.Lock()
+        self.meta: dict[str, object] = {}
+        folder = export_reader_onnx(self.path, cache_dir)
+        try:
+            self.session = self._session(folder / READER_ONNX_FILE)
+        except Exception as exc:  # a damaged cache file: export again, once
+            log.warning("the cached ONNX reader %s cannot be loaded (%s: %s); exporting it again",
+                        folder, type(exc).__name__, str(exc)[:200])
+            shutil.rmtree(folder, ignore_errors=True)
+            folder = export_reader_onnx(self.path, cache_dir)
+            try:
+                self.session = self._session(folder / READER_ONNX_FILE)
+            except Exception as again:
+                raise ModelError(f"cannot load the ONNX evidence reader {folder / READER_ONNX_FILE} "
+                                 f"({type(again).__name__}: {str(again)[:200]}); delete {folder} to export it "
+                                 f"again, or {READER_BACKEND_HINT}") from again
+        self.onnx_file = folder / READER_ONNX_FILE
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        try:
+            from tokenizers import Tokenizer
+
+            self._question_tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        except Exception as exc:
+            raise _broken_model(self.path, exc) from exc
+        self._question_tokenizer.no_truncation()
+        self._question_tokenizer.no_padding()
+        # As TrainedReader calls the transformers tokenizer: only the context is cut, into windows of
+        # max_length overlapping by stride; padding is done here, per batch.
+        self.tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
+        self.tokenizer.no_padding()
+        card = self.path / "training.json"
+        if card.is_file():
+            self.meta = json.loads(card.read_text(encoding="utf-8"))
+        calibration = self.path / "calibration.json"
+        self.threshold = 0.0  # the same calibration file as the torch reader (scores measured close)
+        if calibration.is_file():
+            self.threshold = float(json.loads(calibration.read_text(encoding="utf-8"))["threshold"])
+
+    @staticmethod
+    def _session(model_file: Path) -> Any:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+    def windows(self, question: str, contexts: Sequence[str]) -> tuple[list[Any], list[int]]:
+        """The tokenizers Encodings read, one per window, and the context each comes from."""
+        ids = self._question_tokenizer.encode(question, add_special_tokens=False).ids
+        if len(ids) > MAX_QUESTION_TOKENS:  # a very long question must leave room for the context
+            question = str(self._question_tokenizer.decode(ids[:MAX_QUESTION_TOKENS]))
+        windows: list[Any] = []
+        owners: list[int] = []
+        for i, encoding in enumerate(self.tokenizer.encode_batch([(question, c) for c in contexts])):
+            for window in (encoding, *encoding.overflowing):
+                windows.append(window)
+                owners.append(i)
+        return windows, owners
+
+    def read(self, question: str, contexts: Sequence[str]) -> list[Reading]:
+        """One Reading per context; long contexts are read in overlapping windows, the best one kept."""
+        if not contexts:
+            return []
+        windows, owners = self.windows(question, list(contexts))
+        n = len(windows)
+        lengths = np.array([len(w.ids) for w in windows])
+        width = int(lengths.max())
+        arrays = {name: np.zeros((n, width), dtype=np.int64)
+                  for name in ("input_ids", "attention_mask", "token_type_ids")}
+        for row, window in enumerate(windows):
+            size = len(window.ids)
+            arrays["input_ids"][row, :size] = window.ids
+            arrays["attention_mask"][row, :size] = window.attention_mask
+            arrays["token_type_ids"][row, :size] = window.type_ids
+        starts = np.full((n, width), -1e4, dtype=np.float32)
+        ends = np.full_like(starts, -1e4)
+        order = np.argsort(lengths, kind="stable")  # batches of similar length: little padding
+        with self._lock:
+            for lo in range(0, n, self.batch_size):
+                rows = order[lo : lo + self.batch_size]
+                cut = int(lengths[rows].max())
+                feeds = {key: np.ascontiguousarray(value[rows, :cut]) for key, value in arrays.items()
+                         if key in self.inputs}
+                start_logits, end_logits = self.session.run(["start_logits", "end_logits"], feeds)
+                starts[rows, :cut] = start_logits
+                ends[rows, :cut] = end_logits
+        best: list[Reading | None] = [None] * len(contexts)
+        for row, window in enumerate(windows):
+            ctx = np.zeros(width, dtype=bool)
+            ctx[: len(window.ids)] = [s == 1 for s in window.sequence_ids]
+            reading = _decode(starts[row], ends[row], ctx, np.asarray(window.offsets))
+            i = owners[row]
+            current = best[i]
+            if current is None or reading.score > current.score:
+                best[i] = reading
+        return [r if r is not None else Reading(-99.0) for r in best]
+
+
+_readers: dict[tuple[str, str, str], TrainedReader | OnnxReader] = {}
 _readers_lock = threading.Lock()
 
 
-def load_reader(path: str | Path | None = None) -> TrainedReader:
-    """The trained reader at path (default models/evidence-reader), loaded once per process."""
-    key = str(Path(path or DEFAULT_READER).resolve())
+def load_reader(path: str | Path | None = None, backend: str = "torch",
+                cache_dir: str | Path | None = None) -> TrainedReader | OnnxReader:
+    """The trained reader at path (default models/evidence-reader) on a backend, loaded once per process.
+
+    torch: transformers with torch int8 dynamic quantization; onnx-int8: its int8 ONNX export (made once,
+    kept under cache_dir, default .cache/embeddings) on ONNX Runtime, without torch or transformers.
+    """
+    if backend not in READER_BACKENDS:
+        raise ConfigError(f"unknown reader backend {backend!r}: use one of {', '.join(READER_BACKENDS)}")
+    key_path = str(Path(path or DEFAULT_READER).resolve())
+    cache = Path(cache_dir or ".cache/embeddings")
+    key = (key_path, backend, "" if backend == "torch" else str(cache.resolve()))
     with _readers_lock:
         if key not in _readers:
-            _readers[key] = TrainedReader(key)
+            _readers[key] = TrainedReader(key_path) if backend == "torch" else OnnxReader(key_path, cache_dir=cache)
         return _readers[key]
