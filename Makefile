@@ -15,7 +15,7 @@ SQUAD2 := --corpus eval/corpora/squad2 --part report
 RGB := --corpus eval/corpora/rgb --part report
 READER_EXAMPLES ?= 30000
 
-.PHONY: run test test-fast ingest lint typecheck eval bench browser-deps clean train
+.PHONY: run test test-fast ingest lint typecheck eval bench browser-deps clean train train-claims
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -58,6 +58,13 @@ train: $(STAMP)
 	  --init .cache/reader-stage1 --out models/evidence-reader
 	rm -rf models/evidence-reader/checkpoints
 	$(BIN)/python train/calibrate.py --model models/evidence-reader
+
+# The experimental claim checker (QA_BOT_CLAIM_MODEL; no weights ship: README, *The claim check*), from
+# the reader, on the written claims of train/data/claims/, and its two thresholds. About 20 min.
+train-claims: $(STAMP)
+	$(BIN)/python train/train_claims.py --init models/evidence-reader --out .cache/claim-checker
+	rm -rf .cache/claim-checker/checkpoints
+	$(BIN)/python train/calibrate_claims.py --model .cache/claim-checker
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not integration"

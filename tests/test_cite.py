@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -290,3 +291,52 @@ def test_separate_numbers_stay_separate() -> None:
 
     assert claim_numbers("In 2019, 1,000 people came.") == {"1000", "2019"}
     assert claim_numbers("1,000 people came in 2019.") == {"1000", "2019"}
+
+
+# ---------------------------------------------------------------- the trained claim checker's say
+
+
+class WordJudge:
+    """A fake claim checker: supported when every word of the claim is in the quote."""
+
+    threshold = 0.0
+    rescue = 1.0
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def __call__(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        self.calls.append(list(pairs))
+        return [2.0 if set(c.lower().strip(".").split()) <= set(q.lower().strip(".").split()) else -2.0
+                for q, c in pairs]
+
+
+def test_the_judge_removes_kept_sentences_and_keeps_far_ones_it_finds_supported() -> None:
+    from qa_bot.cite import Checked, _judged
+
+    ev = general("The council approved the plan on Monday. The mayor spoke.")
+    checked = [
+        Checked("The council approved the plan.", True, "", (ev[0],)),          # supported: stays
+        Checked("The council rejected the plan.", True, "", (ev[0],)),          # relation changed: removed
+        Checked("The plan approved the council.", False, "meaning too far from the quote (similarity 0.40)",
+                (ev[0],)),                                                     # judge says supported: rescued
+        Checked("The mayor spoke at length.", False, "meaning too far from the quote (similarity 0.45)",
+                (ev[1],)),                                                     # judge says no: stays removed
+        Checked("Paris approved the plan.", False, "names not in the quotes: paris"),  # never judged
+    ]
+    judge = WordJudge()
+    out = _judged(checked, judge)
+    assert [c.kept for c in out] == [True, False, True, False, False]
+    assert out[1].reason.startswith("the quotes do not say this")
+    assert out[4] is checked[4]
+    assert len(judge.calls) == 1 and len(judge.calls[0]) == 4  # one batch, only the sentences it can decide
+
+
+def test_verify_with_a_judge_renumbers_only_what_it_keeps() -> None:
+    ev = general("The council approved the plan on Monday. The mayor spoke.")
+    emb = HashEmbeddings()
+    vectors = {e.key: np.asarray(emb.embed_query(e.text), dtype=np.float32) for e in ev}
+    draft = "The council approved the plan on Monday [1]. The council rejected the plan on Monday [1]."
+    text, cites, checked = verify(draft, [ev], vectors, emb, judge=WordJudge())
+    assert [c.kept for c in checked] == [True, False]
+    assert text == "The council approved the plan on Monday. [1]" and len(cites) == 1

@@ -44,3 +44,44 @@ def test_training_pairs_hold_their_answers_and_leave_eval_articles_out() -> None
             assert r["context"][r["answer_start"] : r["answer_start"] + len(r["answer_text"])] == r["answer_text"]
         else:
             assert r["kind"] != "positive"
+
+
+@pytest.mark.slow
+def test_claim_checker_smoke_run_writes_a_loadable_checker(tmp_path: Path) -> None:
+    out = tmp_path / "checker"
+    env = {**os.environ, "SMOKE_STEPS": "2", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "train" / "train_claims.py"), "--smoke", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from qa_bot.claimcheck import ClaimChecker
+
+    checker = ClaimChecker(out)
+    scores = checker([("The council approved the plan.", "The plan was approved."),
+                      ("The council approved the plan.", "The plan was rejected.")])
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
+    assert (out / "model.safetensors").stat().st_size < 50_000_000
+
+
+def test_written_claims_are_verbatim_and_labelled() -> None:
+    sys.path.insert(0, str(ROOT / "train"))
+    from train_claims import HELD_OUT, load, pairs
+
+    rows = load("abcdefgh")
+    assert rows, "no written claims found"
+    assert all(r["evidence"] in r["context"] and r["supported"] == (r["how"] == "paraphrase") for r in rows)
+    made = pairs([r for r in rows if r["paragraph_id"]], seed=1)
+    assert {k for *_, k in made} >= {"paraphrase", "relation", "other-sentence"}
+    assert all(label == 0.0 for _, _, label, kind in made if kind != "paraphrase")
+    assert HELD_OUT in "abcdefgh"
+
+
+def test_missing_claim_checker_names_make_train(tmp_path: Path) -> None:
+    from qa_bot.claimcheck import ClaimChecker
+    from qa_bot.errors import ModelError
+
+    with pytest.raises(ModelError, match="make train"):
+        ClaimChecker(tmp_path / "nothing-here")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelError, match="make train"):
+        ClaimChecker(tmp_path / "broken")

@@ -6,7 +6,8 @@ import functools
 import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -232,8 +233,37 @@ def check_claim(
     if unbound:
         return Checked(text, False, f"numbers the quotes give for something else: {', '.join(sorted(unbound))}")
     if sim < MIN_SIMILARITY:
-        return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})")
+        # The quotes go with it: the claim checker may still find them to support the sentence.
+        return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})", tuple(quotes))
     return Checked(text, True, "", tuple(quotes))
+
+
+class Judge(Protocol):
+    """Scores (quote, claim) pairs; a claim is supported above ``threshold``, and a claim whose meaning
+    looked too far from its quote by similarity is kept at or above ``rescue``."""
+
+    threshold: float
+    rescue: float
+
+    def __call__(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
+
+
+def _judged(checked: list[Checked], judge: Judge) -> list[Checked]:
+    """The claim checker's verdict on sentences whose names and numbers passed: kept ones it does not
+    find supported are removed; ones removed only for similarity that it finds supported are kept."""
+    far = "meaning too far"
+    todo = [i for i, c in enumerate(checked) if c.evidence and (c.kept or c.reason.startswith(far))]
+    if not todo:
+        return checked
+    scores = judge([(" ".join(ev.text for ev in checked[i].evidence), checked[i].text) for i in todo])
+    out = list(checked)
+    for i, score in zip(todo, scores, strict=True):
+        c = checked[i]
+        if c.kept and score < judge.threshold:
+            out[i] = replace(c, kept=False, reason=f"the quotes do not say this (claim check {score:.1f})")
+        elif not c.kept and score >= judge.rescue:
+            out[i] = replace(c, kept=True, reason="")
+    return out
 
 
 def fragment(text: str) -> bool:
@@ -250,11 +280,14 @@ def verify(
     vectors: dict[tuple[str, int, int], np.ndarray],
     embeddings: Embeddings,
     fallback_pool: Sequence[Evidence] = (),
+    judge: Judge | None = None,
 ) -> tuple[str, tuple[Citation, ...], list[Checked]]:
     """Keep only supported sentences of an LLM draft; markers renumbered, quotes cut by offsets.
 
     ``sources[i]`` holds the sentences of source [i+1] shown to the model. A sentence without a
     valid marker is checked against the whole pool and kept only if some sentence supports it.
+    With a judge (the trained claim checker), a sentence whose names and numbers stand in its quotes is
+    kept or removed by what the judge reads in the quotes, not by vector similarity alone.
     """
     claims = split_claims(draft)
     if not claims:
@@ -271,6 +304,8 @@ def verify(
         if not verdict.kept and not nums and fallback_pool:
             verdict = check_claim(text, list(fallback_pool), vec, vectors, shown)
         checked.append(verdict)
+    if judge is not None:
+        checked = _judged(checked, judge)
     parts: list[str] = []
     cites: list[Citation] = []
     index: dict[tuple[str, int, int], int] = {}

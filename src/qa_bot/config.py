@@ -70,6 +70,7 @@ class Settings:
     port: int = 7860
     upload_dir: Path | None = None
     reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
+    claim_model: Path | None = None  # a trained claim checker for LLM drafts (experimental); None: rules only
     reader_backend: str = "torch"  # one of READER_BACKENDS; the onnx export is cached under embedding_cache
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
@@ -91,7 +92,8 @@ class Settings:
             return raw if raw not in (None, "") else None
 
         paths = {"STORE_DIR": "store_dir", "SEEDS_DIR": "seeds_dir", "UPLOAD_DIR": "upload_dir",
-                 "READER_MODEL": "reader_model", "INDEX_DIR": "index_dir"}
+                 "READER_MODEL": "reader_model", "INDEX_DIR": "index_dir",
+                 "CLAIM_MODEL": "claim_model"}
         for var, attr in paths.items():
             if (raw := get(var)) is not None:
                 values[attr] = Path(raw)
@@ -145,7 +147,7 @@ class Settings:
         if key:
             values["openai_api_key"] = key
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for attr in ("store_dir", "seeds_dir", "upload_dir", "reader_model", "index_dir"):
+        for attr in ("store_dir", "seeds_dir", "upload_dir", "reader_model", "index_dir", "claim_model"):
             if isinstance(values.get(attr), str):
                 values[attr] = Path(values[attr])
         settings = cls(**values)

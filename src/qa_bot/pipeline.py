@@ -19,7 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from qa_bot import engines
-from qa_bot.cite import compose, split_claims, verify
+from qa_bot.cite import Judge, compose, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, rerank, select
@@ -81,6 +81,7 @@ class QABot:
         embeddings: Embeddings | None = None,
         store: Store | None = None,
         reader: Reader | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         if embeddings is None:
@@ -90,6 +91,7 @@ class QABot:
                                          self.settings.embedding_cache)
         self.embeddings = embeddings
         self._reader = reader
+        self._judge = judge
         self._store = store
         self._index: Index | None = None
         self._lock = threading.RLock()
@@ -126,6 +128,17 @@ class QABot:
             return self._reader
 
     @property
+    def judge(self) -> Judge | None:
+        """The trained claim checker for language models' drafts, when one is configured
+        (QA_BOT_CLAIM_MODEL; experimental, off by default: README, *The claim check*)."""
+        with self._lock:
+            if self._judge is None and self.settings.claim_model is not None:
+                from qa_bot.claimcheck import load_claim_checker
+
+                self._judge = load_claim_checker(self.settings.claim_model)
+            return self._judge
+
+    @property
     def threshold(self) -> float:
         """Abstain under this reader score: the setting, else the reader's own calibration."""
         if self.settings.reader_threshold is not None:
@@ -137,6 +150,8 @@ class QABot:
         self.index.snapshot()
         self.embeddings.embed_query("warm-up")
         self.reader.read("warm-up", ["A warm-up passage."])
+        if self.settings.backend != "extractive" and (judge := self.judge) is not None:
+            judge([("A warm-up passage.", "A warm-up claim.")])
 
     def reopen(self) -> None:
         """Drop the store handle and caches (after the store folder was replaced or repaired)."""
@@ -378,7 +393,7 @@ class QABot:
             answer_text, cites, dropped = "", tuple[Citation, ...](), []
         else:
             vectors = self.index.sentence_vectors(passages)
-            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, pool)
+            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, pool, self.judge)
             dropped = [c for c in checked if not c.kept]
         timings["verify"] = time.perf_counter() - started
         if dropped:
