@@ -64,6 +64,29 @@ def test_second_ingest_writes_nothing(
     assert store.version() == version
 
 
+def test_only_changed_files_are_chunked_again(
+    settings: Settings, seeds_copy: Path, fake_embeddings: HashEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-ingest reads every file but chunks only those whose text changed; the counts stay exact."""
+    ingest_module = sys.modules["qa_bot.ingest"]  # the package exports the function under the same name
+    first = ingest([seeds_copy], settings=settings, embeddings=fake_embeddings)
+    chunked: list[str] = []
+
+    def spy(article, *args, **kwargs):  # type: ignore[no-untyped-def]
+        chunked.append(article.source_id)
+        return chunk(article, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "chunk", spy)
+    again = ingest([seeds_copy], settings=settings, embeddings=fake_embeddings)
+    assert chunked == []
+    assert (again.passages, again.unchanged) == (first.passages, first.passages)
+    target = seeds_copy / SEED_FILES[0].name
+    target.write_text(target.read_text(encoding="utf-8") + "\nOne more closing sentence here.\n", encoding="utf-8")
+    changed = ingest([seeds_copy], settings=settings, embeddings=fake_embeddings)
+    assert chunked == [SEED_FILES[0].name]
+    assert changed.passages == len(expected_ids(seeds_copy, settings))
+
+
 def test_modified_file_replaces_only_its_passages(
     settings: Settings, seeds_copy: Path, fake_embeddings: HashEmbeddings
 ) -> None:

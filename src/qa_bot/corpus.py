@@ -79,6 +79,9 @@ class Block:
     kind: str
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
+
+
 def read_text(path: Path, max_bytes: int = 5_000_000) -> str:
     """The file's text exactly as open(path, encoding='utf-8').read() gives it, or ArticleError."""
     name = path.name
@@ -93,7 +96,7 @@ def read_text(path: Path, max_bytes: int = 5_000_000) -> str:
     text = decoded.replace("\r\n", "\n").replace("\r", "\n")
     if not _WORD.search(text):
         raise ArticleError(f"{name}: empty, no text to index")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\t")
+    controls = len(_CONTROL.findall(text))
     if controls > max(8, len(text) // 100):
         raise ArticleError(f"{name}: looks like a binary file, not text")
     return text

@@ -38,8 +38,9 @@ EMBED_BATCH = 256
 @dataclass
 class _Plan:
     article: Article
-    passages: list[Passage]
+    passages: list[Passage]  # empty for an unchanged article: it is not chunked again
     status: str  # "new" | "changed" | "unchanged"
+    count: int = 0  # how many passages the article has (for an unchanged one, from its record)
     add: list[Passage] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     sentences: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -81,20 +82,33 @@ def _existing_by_source(collection: object, source_ids: Sequence[str]) -> dict[s
     return out
 
 
-def _plans(store: Store, items: list[tuple[Article, list[Passage]]]) -> list[_Plan]:
-    """What each article needs, with the store read in batches rather than per file."""
+def _plans(store: Store, articles: list[Article], chunker: Callable[[Article], list[Passage]]) -> list[_Plan]:
+    """What each article needs, with the store read in batches rather than per file. Only articles whose
+    text changed are chunked: an unchanged one (same digest as its record) is counted from its record."""
     records: dict[str, dict[str, object]] = {}
-    for batch in _batched([a.source_id for a, _ in items], 500):
+    for batch in _batched([a.source_id for a in articles], 500):
         got = store.sources.get(ids=list(batch), include=["metadatas"])
         records.update({sid: meta or {} for sid, meta in zip(got["ids"], got["metadatas"], strict=True)})
-    pending = [(a, ps) for a, ps in items if records.get(a.source_id, {}).get("digest") != a.digest]
+    plans: dict[str, _Plan] = {}
+    pending: list[tuple[Article, list[Passage]]] = []
+    for a in articles:
+        record = records.get(a.source_id, {})
+        count = record.get("passages")
+        if record.get("digest") == a.digest and isinstance(count, int):
+            plans[a.source_id] = _Plan(a, [], "unchanged", count)
+            continue
+        passages = chunker(a)
+        if record.get("digest") == a.digest:  # a record from before passage counts were kept
+            plans[a.source_id] = _Plan(a, passages, "unchanged", len(passages))
+        else:
+            pending.append((a, passages))
     pending_ids = [a.source_id for a, _ in pending]
     old_passages = _existing_by_source(store.passages, pending_ids)
     old_sentences = _existing_by_source(store.sentences, pending_ids)
-    plans: dict[str, _Plan] = {a.source_id: _Plan(a, ps, "unchanged") for a, ps in items}
     for article, passages in pending:
         existing = old_passages.get(article.source_id, set())
-        plan = _Plan(article, passages, "changed" if article.source_id in records or existing else "new")
+        plan = _Plan(article, passages, "changed" if article.source_id in records or existing else "new",
+                     len(passages))
         plan.add = [p for p in passages if p.id not in existing]
         plan.stale = sorted(existing - {p.id for p in passages})
         text = article.text
@@ -103,7 +117,7 @@ def _plans(store: Store, items: list[tuple[Article, list[Passage]]]) -> list[_Pl
                 plan.sentences[sentence_id(p.source_id, s, e, text[s:e])] = (s, e)
         plan.stale_sentences = sorted(old_sentences.get(article.source_id, set()) - set(plan.sentences))
         plans[article.source_id] = plan
-    return [plans[a.source_id] for a, _ in items]
+    return [plans[a.source_id] for a in articles]
 
 
 def _sentence_vectors(
@@ -175,7 +189,7 @@ def ingest_articles(
             store.reset()
         else:
             store.check_model()
-        plans = _plans(store, [(a, chunk(a, settings.passage_sentences, settings.passage_overlap)) for a in articles])
+        plans = _plans(store, articles, lambda a: chunk(a, settings.passage_sentences, settings.passage_overlap))
         work = [p for p in plans if p.status != "unchanged"]
         removed = 0
         wrote = False
@@ -239,10 +253,10 @@ def ingest_articles(
         indexed = sync_index(store)
     return IngestSummary(
         files=len(articles),
-        passages=sum(len(p.passages) for p in plans),
+        passages=sum(p.count for p in plans),
         added=sum(len(p.add) for p in plans if p.status == "new"),
         replaced=sum(len(p.add) for p in plans if p.status == "changed"),
-        unchanged=sum(len(p.passages) - len(p.add) if p.status != "unchanged" else len(p.passages) for p in plans),
+        unchanged=sum(p.count - len(p.add) if p.status != "unchanged" else p.count for p in plans),
         removed=removed,
         seconds=time.perf_counter() - started,
         errors=tuple(errors),
