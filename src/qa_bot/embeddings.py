@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,25 +166,9 @@ def export_onnx(model_dir: str | Path, cache_dir: Path) -> Path:
     _model_config(folder)
     _require_onnx()
     final = cache_dir / f"{folder.name}-{_weights_digest(folder)}"
-    if all((final / f).is_file() for f in ONNX_FILES.values()):
-        return final
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    for stale in cache_dir.glob(".tmp-*"):  # left by a killed export more than an hour ago
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = cache_dir / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    started = time.perf_counter()
-    log.warning("exporting embedding model %s to ONNX under %s (once)", folder, final)
     try:
-        info = _export_into(folder, tmp)
-        info["seconds"] = round(time.perf_counter() - started, 1)
-        (tmp / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not all((final / f).is_file() for f in ONNX_FILES.values()):
-                raise  # not another process that finished first
+        return build_once(final, list(ONNX_FILES.values()), lambda tmp: _export_into(folder, tmp),
+                          f"embedding model {folder}")
     except ConfigError:
         raise
     except Exception as exc:
@@ -192,6 +176,32 @@ def export_onnx(model_dir: str | Path, cache_dir: Path) -> Path:
             f"cannot export embedding model {folder} to ONNX ({type(exc).__name__}: {exc}); "
             "set QA_BOT_EMBEDDING_BACKEND=torch"
         ) from exc
+
+
+def build_once(final: Path, files: Sequence[str], build: Callable[[Path], dict[str, Any]], what: str) -> Path:
+    """The folder `final` holding `files`, built once: build(tmp) writes them into a temporary folder
+    beside it (its return value is kept as export.json), which is renamed into place when complete, so
+    a crash never leaves a half export that a later run would load. Errors of build propagate."""
+    if all((final / f).is_file() for f in files):
+        return final
+    cache_dir = final.parent
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(".tmp-*"):  # left by a killed export more than an hour ago
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = cache_dir / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    started = time.perf_counter()
+    log.warning("exporting %s to ONNX under %s (once)", what, final)
+    try:
+        info = build(tmp)
+        info["seconds"] = round(time.perf_counter() - started, 1)
+        (tmp / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not all((final / f).is_file() for f in files):
+                raise  # not another process that finished first
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final

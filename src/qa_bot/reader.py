@@ -13,8 +13,6 @@ import json
 import logging
 import shutil
 import threading
-import time
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa_bot.config import READER_BACKENDS
+from qa_bot.embeddings import build_once
 from qa_bot.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -184,8 +183,7 @@ def _reader_digest(folder: Path) -> str:
 def export_reader_onnx(path: str | Path, cache_dir: str | Path) -> Path:
     """The folder under cache_dir holding the reader's int8 ONNX export (reader-<digest>), exported once.
 
-    As the embedding export (qa_bot.embeddings.export_onnx): written into a temporary folder beside the
-    cache and renamed into place when complete, so a crash never leaves a half export a later run loads.
+    Built as the embedding export is (qa_bot.embeddings.build_once): crash-safe, once.
     """
     folder, cache = Path(path), Path(cache_dir)
     if not (folder / "model.safetensors").is_file():
@@ -197,33 +195,14 @@ def export_reader_onnx(path: str | Path, cache_dir: str | Path) -> Path:
         raise ModelError(f"the onnx-int8 reader backend needs {' and '.join(missing)}: pip install onnx "
                          f"onnxruntime (or {READER_BACKEND_HINT})")
     final = cache / f"reader-{_reader_digest(folder)}"
-    if (final / READER_ONNX_FILE).is_file():
-        return final
-    cache.mkdir(parents=True, exist_ok=True)
-    for stale in cache.glob(".tmp-reader-*"):  # left by a killed export more than an hour ago
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = cache / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    started = time.perf_counter()
-    log.warning("exporting the evidence reader %s to ONNX under %s (once)", folder, final)
     try:
-        info = _export_reader_into(folder, tmp)
-        info["seconds"] = round(time.perf_counter() - started, 1)
-        (tmp / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not (final / READER_ONNX_FILE).is_file():
-                raise  # not another process that finished first
+        return build_once(final, [READER_ONNX_FILE], lambda tmp: _export_reader_into(folder, tmp),
+                          f"the evidence reader {folder}")
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"cannot export the evidence reader {folder} to ONNX ({type(exc).__name__}: "
                          f"{str(exc)[:200]}); {READER_BACKEND_HINT}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 def _export_reader_into(folder: Path, out: Path) -> dict[str, Any]:
