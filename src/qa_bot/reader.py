@@ -124,16 +124,22 @@ class TrainedReader:
                 out = self.model(**batch)
                 starts[rows, :cut] = out.start_logits.float().numpy()
                 ends[rows, :cut] = out.end_logits.float().numpy()
-        best: list[Reading | None] = [None] * len(contexts)
+        readings = []
         for row in range(n):
             seq = enc.sequence_ids(row)
             ctx = np.array([s == 1 for s in seq] + [False] * (starts.shape[1] - len(seq)))
-            reading = _decode(starts[row], ends[row], ctx, enc["offset_mapping"][row])
-            i = int(owners[row])
-            current = best[i]
-            if current is None or reading.score > current.score:
-                best[i] = reading
-        return [r if r is not None else Reading(-99.0) for r in best]
+            readings.append(_decode(starts[row], ends[row], ctx, enc["offset_mapping"][row]))
+        return _best_per_context(readings, [int(o) for o in owners], len(contexts))
+
+
+def _best_per_context(readings: Sequence[Reading], owners: Sequence[int], n: int) -> list[Reading]:
+    """Of the windows read, the best-scoring one of each of the n contexts (owners[i]: window i's context)."""
+    best: list[Reading | None] = [None] * n
+    for reading, i in zip(readings, owners, strict=True):
+        current = best[i]
+        if current is None or reading.score > current.score:
+            best[i] = reading
+    return [r if r is not None else Reading(-99.0) for r in best]
 
 
 def _decode(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, offsets: np.ndarray, top: int = 20) -> Reading:
@@ -359,16 +365,12 @@ class OnnxReader:
                 start_logits, end_logits = self.session.run(["start_logits", "end_logits"], feeds)
                 starts[rows, :cut] = start_logits
                 ends[rows, :cut] = end_logits
-        best: list[Reading | None] = [None] * len(contexts)
+        readings = []
         for row, window in enumerate(windows):
             ctx = np.zeros(width, dtype=bool)
             ctx[: len(window.ids)] = [s == 1 for s in window.sequence_ids]
-            reading = _decode(starts[row], ends[row], ctx, np.asarray(window.offsets))
-            i = owners[row]
-            current = best[i]
-            if current is None or reading.score > current.score:
-                best[i] = reading
-        return [r if r is not None else Reading(-99.0) for r in best]
+            readings.append(_decode(starts[row], ends[row], ctx, np.asarray(window.offsets)))
+        return _best_per_context(readings, owners, len(contexts))
 
 
 _readers: dict[tuple[str, str, str], TrainedReader | OnnxReader] = {}
