@@ -138,9 +138,15 @@ def _model_config(folder: Path) -> dict[str, Any]:
 
 def _weights_digest(folder: Path) -> str:
     """Names the export after the exact weights and recipe it came from."""
-    digest = hashlib.sha256(f"qa_bot-onnx-export-v{EXPORT_VERSION}".encode())
-    for rel in ("config.json", "model.safetensors", "pytorch_model.bin", "sentence_bert_config.json",
-                "1_Pooling/config.json", "tokenizer.json"):
+    return files_digest(folder, f"qa_bot-onnx-export-v{EXPORT_VERSION}",
+                        ("config.json", "model.safetensors", "pytorch_model.bin", "sentence_bert_config.json",
+                         "1_Pooling/config.json", "tokenizer.json"))
+
+
+def files_digest(folder: Path, recipe: str, files: Sequence[str]) -> str:
+    """A short digest of a recipe name and those of the files under folder that exist (names and bytes)."""
+    digest = hashlib.sha256(recipe.encode())
+    for rel in files:
         path = folder / rel
         if path.is_file():
             digest.update(rel.encode())

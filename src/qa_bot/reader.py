@@ -7,7 +7,6 @@ decides abstention, and its span is the exact answer the reply leads with.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -22,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa_bot.config import READER_BACKENDS
-from qa_bot.embeddings import build_once
+from qa_bot.embeddings import build_once, files_digest
 from qa_bot.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -175,15 +174,8 @@ def _broken_model(path: Path, exc: BaseException) -> ModelError:
 
 def _reader_digest(folder: Path) -> str:
     """Names the export after the exact weights, tokenizer and recipe it came from."""
-    digest = hashlib.sha256(f"qa_bot-reader-onnx-export-v{READER_EXPORT_VERSION}".encode())
-    for rel in ("config.json", "model.safetensors", "tokenizer.json"):
-        path = folder / rel
-        if path.is_file():
-            digest.update(rel.encode())
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()[:16]
+    return files_digest(folder, f"qa_bot-reader-onnx-export-v{READER_EXPORT_VERSION}",
+                        ("config.json", "model.safetensors", "tokenizer.json"))
 
 
 def export_reader_onnx(path: str | Path, cache_dir: str | Path) -> Path:
