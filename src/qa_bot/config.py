@@ -112,10 +112,9 @@ class Settings:
         for var, attr in strings.items():
             if (raw := get(var)) is not None:
                 values[attr] = raw
-        if "embedding_backend" in values:
-            values["embedding_backend"] = values["embedding_backend"].strip().lower()
-        if "reader_backend" in values:
-            values["reader_backend"] = values["reader_backend"].strip().lower()
+        for attr in ("embedding_backend", "reader_backend"):
+            if attr in values:
+                values[attr] = values[attr].strip().lower()
         if (raw := get("EMBEDDING_CACHE")) is not None:
             values["embedding_cache"] = Path(raw)
         ints = {
@@ -172,16 +171,10 @@ class Settings:
             raise ConfigError("max_question_chars must be at least 10")
         if self.llm_timeout <= 0:
             raise ConfigError("llm_timeout must be positive")
-        if self.embedding_backend not in EMBEDDING_BACKENDS:
-            raise ConfigError(
-                f"embedding_backend (QA_BOT_EMBEDDING_BACKEND) must be one of {', '.join(EMBEDDING_BACKENDS)}, "
-                f"got {self.embedding_backend!r}"
-            )
-        if self.reader_backend not in READER_BACKENDS:
-            raise ConfigError(
-                f"reader_backend (QA_BOT_READER_BACKEND) must be one of {', '.join(READER_BACKENDS)}, "
-                f"got {self.reader_backend!r}"
-            )
+        for attr, choices in (("embedding_backend", EMBEDDING_BACKENDS), ("reader_backend", READER_BACKENDS)):
+            if (value := getattr(self, attr)) not in choices:
+                raise ConfigError(f"{attr} (QA_BOT_{attr.upper()}) must be one of {', '.join(choices)}, "
+                                  f"got {value!r}")
         if self.fetch_timeout <= 0:
             raise ConfigError("fetch_timeout must be positive")
 
