@@ -28,7 +28,7 @@ class ClaimChecker:
     def __init__(self, path: str | Path = DEFAULT_CHECKER, *, max_length: int = 160) -> None:
         self.path = Path(path)
         if not (self.path / "model.safetensors").is_file():
-            raise ModelError(f"the claim checker is missing at {self.path}: run `make train` (or set "
+            raise ModelError(f"the claim checker is missing at {self.path}: run `make train-claims` (or set "
                              "QA_BOT_CLAIM_MODEL to a trained claim checker folder)")
         try:
             import torch
@@ -38,7 +38,7 @@ class ClaimChecker:
                                       model_kwargs={"dtype": torch.float32})
         except Exception as exc:  # corrupt or incompatible files: one clear message
             raise ModelError(f"the claim checker at {self.path} cannot be loaded ({type(exc).__name__}: "
-                             f"{str(exc)[:200]}): run `make train` to rebuild it") from exc
+                             f"{str(exc)[:200]}): run `make train-claims` to rebuild it") from exc
         self._torch = torch
         self._lock = threading.Lock()
         calibration = self.path / "calibration.json"
