@@ -11,7 +11,8 @@ generator) are ingested into a fresh on-disk store with the configured embedding
                  distinct sentence spans the ingest encodes (timed on a sample, scaled; the ceiling)
   re-ingest s    a second ingest of the unchanged folder (must write nothing: store version and index kept)
   index MB       the lexical index on disk; store MB, the whole store folder
-  cold s         a fresh process: start -> first answer (imports, models, opening the store and index)
+  cold s         a fresh process: start -> first answer (imports, models, opening the store and index); the
+                 median of --cold-runs fresh processes, all of them listed (the machine is shared and noisy)
   warm ask p50   QABot.ask() over the seed question set, beside a bare Chroma similarity_search p50, in the
                  same fresh process, interleaved; the ratio is the figure to compare across sizes
   RSS MB         that process's peak resident memory after the warm questions
@@ -25,11 +26,13 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -62,6 +65,9 @@ bot = QABot(settings)
 first = bot.ask(questions[0])
 cold = time.perf_counter() - t0
 rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if sys.argv[4:] == ["cold"]:
+    print(json.dumps({"cold_s": cold}))
+    raise SystemExit(0)
 from langchain_chroma import Chroma
 chroma = Chroma(client=bot.store.client, collection_name=f"{settings.collection}_passages", embedding_function=bot.embeddings)
 for q in questions:  # warm-up
@@ -82,6 +88,9 @@ print(json.dumps({"cold_s": cold, "first_answer": first.text[:80], "rss_cold_mb"
 """
 
 
+Row = dict[str, Any]  # one size's measured figures
+
+
 def du_mb(path: Path) -> float:
     """Bytes on disk under a folder, in MB (symlinks not followed)."""
     total = 0
@@ -91,7 +100,8 @@ def du_mb(path: Path) -> float:
     return total / 1e6
 
 
-def measure(size: int, work: Path, questions: Path, n_questions: int, sample: int) -> dict[str, float | int | str | bool]:
+def measure(size: int, work: Path, questions: Path, n_questions: int, sample: int,
+            cold_runs: int = 5) -> Row:
     corpus = work / f"corpus_{size}"
     store_dir = work / f"store_{size}"
     if not corpus.exists():
@@ -127,6 +137,12 @@ def measure(size: int, work: Path, questions: Path, n_questions: int, sample: in
     if probe.returncode:
         raise SystemExit(probe.stderr[-3000:])
     got = json.loads(probe.stdout.strip().splitlines()[-1])
+    colds = [got["cold_s"]]
+    for _ in range(cold_runs - 1):
+        again_cold = subprocess.run([sys.executable, "-c", PROBE, str(store_dir), str(questions), "1", "cold"],
+                                    capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True)
+        colds.append(json.loads(again_cold.stdout.strip().splitlines()[-1])["cold_s"])
+    got["cold_s"], got["cold_runs_s"] = statistics.median(colds), [round(c, 2) for c in colds]
     return {
         "passages": first.passages, "sentences": n_sentences, "ingest_s": ingest_s, "ingest_reused_store": reused,
         "ingest_pps": first.passages / ingest_s, "encode_pps": first.passages / encode_s,
@@ -135,7 +151,7 @@ def measure(size: int, work: Path, questions: Path, n_questions: int, sample: in
     }
 
 
-def extrapolate(rows: list[dict[str, float | int | str | bool]], target: int = 1_000_000) -> list[str]:
+def extrapolate(rows: list[Row], target: int = 1_000_000) -> list[str]:
     """Linear in passages from the two largest sizes measured (cost = a + b * passages), arithmetic shown."""
     if len(rows) < 2:
         return ["(1M: needs two sizes)"]
@@ -149,6 +165,9 @@ def extrapolate(rows: list[dict[str, float | int | str | bool]], target: int = 1
         value = y1 + slope * (target - x1)
         lines.append(f"  {key:<11} = {y1:.2f} + ({y1:.2f} - {y0:.2f}) / ({x1:.0f} - {x0:.0f}) x ({target} - {x1:.0f})"
                      f" = {value:.1f} {unit}")
+    if hi["ingest_reused_store"]:  # a reused store was only checked, not ingested: no ingest figure
+        lines.append("  ingest_s    = not measured (the store was reused; run without --keep's stores to time it)")
+        return lines
     per = float(hi["ingest_s"]) / float(hi["passages"])
     lines.append(f"  ingest_s    = {float(hi['ingest_s']):.1f} s / {hi['passages']} x {target} = {per * target / 3600:.2f} h "
                  f"(ingest is linear: every passage is encoded once)")
@@ -161,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", default=str(ROOT / "eval" / "questions.jsonl"))
     ap.add_argument("--n-questions", type=int, default=20)
     ap.add_argument("--encode-sample", type=int, default=2000, help="sentences timed for the raw encode ceiling")
+    ap.add_argument("--cold-runs", type=int, default=5, help="fresh processes timed to the first answer (median)")
     ap.add_argument("--keep", default=None, help="work folder to keep (and reuse on a later run)")
     args = ap.parse_args(argv)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qa_bot_scale_"))
@@ -169,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for size in sorted(int(s) for s in args.sizes.split(",")):
             print(f"# size {size} ...", file=sys.stderr, flush=True)
-            row = measure(size, work, Path(args.questions), args.n_questions, args.encode_sample)
+            row = measure(size, work, Path(args.questions), args.n_questions, args.encode_sample, args.cold_runs)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     finally:

@@ -218,14 +218,15 @@ if sys.argv[1] == "ingest":
     ingest([sys.argv[2]], settings=settings)
 bot = QABot(settings)
 reply = bot.ask("What is this article about?")
-heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers", "langchain_core.runnables.base",
+                            "langsmith.run_trees") if m in sys.modules)
 print(json.dumps({"heavy": heavy, "answer": str(reply)[:80]}))
 """
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_asking_with_both_onnx_backends_imports_neither_torch_nor_transformers(
+def test_asking_with_both_onnx_backends_imports_neither_torch_nor_transformers_nor_runnables(
     onnx_reader: OnnxReader, cache: Path, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_BOT_")}
@@ -240,5 +241,5 @@ def test_asking_with_both_onnx_backends_imports_neither_torch_nor_transformers(
         return result
 
     run("ingest", str(SEED))  # builds the store (and exports the embedding model into the cache)
-    served = run("serve")  # a fresh process, the exports in place
+    served = run("serve")  # a fresh process, the exports in place; an answer needs no chat model or runnable
     assert served["heavy"] == [] and served["answer"]

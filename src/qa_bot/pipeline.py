@@ -10,13 +10,10 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable
 
 from qa_bot import engines
 from qa_bot.cite import Judge, compose, split_claims, verify
@@ -31,7 +28,6 @@ from qa_bot.reader import Reader, Reading
 from qa_bot.retrieve import (
     History,
     Index,
-    QARetriever,
     Retrieval,
     condense,
     leans_on_conversation,
@@ -40,6 +36,12 @@ from qa_bot.retrieve import (
 )
 from qa_bot.store import Store, open_store
 from qa_bot.types import Answer, Citation, IngestSummary, Passage
+
+if TYPE_CHECKING:  # LangChain's chat and runnable machinery is imported when a model answers (about 0.4 s)
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+    from qa_bot.retriever import QARetriever
 
 log = logging.getLogger(__name__)
 NOT_IN_SOURCES = "NOT IN SOURCES"
@@ -191,6 +193,8 @@ class QABot:
 
     def retriever(self, k: int | None = None, *, since: object = None, until: object = None) -> QARetriever:
         """The hybrid search as a LangChain BaseRetriever (since/until: only articles published then)."""
+        from qa_bot.retriever import QARetriever
+
         self.ensure_store()
         since_day, until_day = _date_range(since, until)
         return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day,
@@ -305,6 +309,9 @@ class QABot:
                       warnings=warnings, timings=timings, support=round(chosen.support, 4), as_of=cites[0].published)
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+
         prompt = ChatPromptTemplate.from_messages(
             [("system", self.prompts.system), ("human", self.prompts.answer)]
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Callable
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from qa_bot.config import Settings
 from qa_bot.errors import BackendError
+
+if TYPE_CHECKING:  # imported by the engines that build one (LangChain's chat machinery costs ~0.4 s)
+    from langchain_core.language_models import BaseChatModel
 
 EXTRACTIVE = "extractive"
 _models: dict[tuple[str, Settings], BaseChatModel] = {}
