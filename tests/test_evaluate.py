@@ -331,6 +331,14 @@ def test_leads_with_the_fact_before_the_first_marker() -> None:
     assert not ev.leads_with(long, [["Bill Gates"]])
 
 
+def test_leads_are_compared_as_squad_compares_answers() -> None:
+    assert ev.leads_with("Phagpa lama [1]", [["the Phagpa lama"]])
+    assert ev.leads_with("$250,000 [1]", [["$250,000."]])
+    assert ev.leads_with("The iTunes Store, without notice [1]", [["iTunes Store"]])
+    assert not ev.leads_with("3,000 [1]", [["Over 3,000"]])  # a word of the answer is missing
+    assert not ev.leads_with("Annapolis [1]", [["Anna"]])  # whole words only
+
+
 def test_sample_is_fixed_halves_are_disjoint_and_keeps_both_kinds() -> None:
     qs = [{"id": f"q{i}", "answerable": i % 5 != 0} for i in range(400)]
     dev, report = ev.sample(qs, None, "dev"), ev.sample(qs, None, "report")

@@ -245,12 +245,25 @@ def facts_ok(text: str, facts: Sequence[Sequence[str]]) -> bool:
     return not missing_facts(text, facts)
 
 
+_PUNCT = re.compile(r"[^\w\s]")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def squad_normal(text: str) -> str:
+    """SQuAD's answer normalisation (its official evaluation script): lower case, no punctuation, no
+    articles, single spaces."""
+    return " ".join(_ARTICLES.sub(" ", _PUNCT.sub("", text.lower())).split())
+
+
 def leads_with(text: str, facts: Sequence[Sequence[str]], max_words: int = 15) -> bool:
-    """Do the words before the first marker (at most max_words) hold every fact group?"""
+    """Do the words before the first marker (at most max_words) hold every fact group? Compared as SQuAD
+    compares answers (squad_normal), so "Phagpa lama" holds "the Phagpa lama" and "$250,000" "$250,000."."""
     marker = MARKER.search(text)
     head = text[: marker.start()] if marker else text
     words = head.split()
-    return bool(facts) and len(words) <= max_words and facts_ok(head, facts)
+    padded = f" {squad_normal(head)} "
+    return (bool(facts) and len(words) <= max_words
+            and all(any(f" {squad_normal(alt)} " in padded for alt in group) for group in facts))
 
 
 def sample(questions: Sequence[dict[str, Any]], n: int | None, part: str = "all") -> list[dict[str, Any]]:
