@@ -319,9 +319,9 @@ def test_the_judge_removes_kept_sentences_and_keeps_far_ones_it_finds_supported(
         Checked("The council approved the plan.", True, "", (ev[0],)),          # supported: stays
         Checked("The council rejected the plan.", True, "", (ev[0],)),          # relation changed: removed
         Checked("The plan approved the council.", False, "meaning too far from the quote (similarity 0.40)",
-                (ev[0],)),                                                     # judge says supported: rescued
+                (ev[0],), too_far=True),  # judge says supported: rescued
         Checked("The mayor spoke at length.", False, "meaning too far from the quote (similarity 0.45)",
-                (ev[1],)),                                                     # judge says no: stays removed
+                (ev[1],), too_far=True),  # judge says no: stays removed
         Checked("Paris approved the plan.", False, "names not in the quotes: paris"),  # never judged
     ]
     judge = WordJudge()

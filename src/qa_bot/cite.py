@@ -62,6 +62,7 @@ class Checked:
     kept: bool
     reason: str
     evidence: tuple[Evidence, ...] = ()
+    too_far: bool = False  # removed only because its meaning looked too far from the quotes (similarity)
 
 
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
@@ -234,7 +235,8 @@ def check_claim(
         return Checked(text, False, f"numbers the quotes give for something else: {', '.join(sorted(unbound))}")
     if sim < MIN_SIMILARITY:
         # The quotes go with it: the claim checker may still find them to support the sentence.
-        return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})", tuple(quotes))
+        return Checked(text, False, f"meaning too far from the quote (similarity {sim:.2f})", tuple(quotes),
+                       too_far=True)
     return Checked(text, True, "", tuple(quotes))
 
 
@@ -251,8 +253,7 @@ class Judge(Protocol):
 def _judged(checked: list[Checked], judge: Judge) -> list[Checked]:
     """The claim checker's verdict on sentences whose names and numbers passed: kept ones it does not
     find supported are removed; ones removed only for similarity that it finds supported are kept."""
-    far = "meaning too far"
-    todo = [i for i, c in enumerate(checked) if c.evidence and (c.kept or c.reason.startswith(far))]
+    todo = [i for i, c in enumerate(checked) if c.evidence and (c.kept or c.too_far)]
     if not todo:
         return checked
     scores = judge([(" ".join(ev.text for ev in checked[i].evidence), checked[i].text) for i in todo])
@@ -262,7 +263,7 @@ def _judged(checked: list[Checked], judge: Judge) -> list[Checked]:
         if c.kept and score < judge.threshold:
             out[i] = replace(c, kept=False, reason=f"the quotes do not say this (claim check {score:.1f})")
         elif not c.kept and score >= judge.rescue:
-            out[i] = replace(c, kept=True, reason="")
+            out[i] = replace(c, kept=True, reason="", too_far=False)
     return out
 
 
