@@ -40,11 +40,16 @@ class _Plan:
     article: Article
     passages: list[Passage]  # empty for an unchanged article: it is not chunked again
     status: str  # "new" | "changed" | "unchanged"
-    count: int = 0  # how many passages the article has (for an unchanged one, from its record)
+    recorded: int = 0  # an unchanged article not chunked again: its passage count, from its record
     add: list[Passage] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     sentences: dict[str, tuple[int, int]] = field(default_factory=dict)
     stale_sentences: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many passages the article has."""
+        return len(self.passages) if self.passages else self.recorded
 
 
 T = TypeVar("T")
@@ -99,7 +104,7 @@ def _plans(store: Store, articles: list[Article], chunker: Callable[[Article], l
             continue
         passages = chunker(a)
         if record.get("digest") == a.digest:  # a record from before passage counts were kept
-            plans[a.source_id] = _Plan(a, passages, "unchanged", len(passages))
+            plans[a.source_id] = _Plan(a, passages, "unchanged")
         else:
             pending.append((a, passages))
     pending_ids = [a.source_id for a, _ in pending]
@@ -107,8 +112,7 @@ def _plans(store: Store, articles: list[Article], chunker: Callable[[Article], l
     old_sentences = _existing_by_source(store.sentences, pending_ids)
     for article, passages in pending:
         existing = old_passages.get(article.source_id, set())
-        plan = _Plan(article, passages, "changed" if article.source_id in records or existing else "new",
-                     len(passages))
+        plan = _Plan(article, passages, "changed" if article.source_id in records or existing else "new")
         plan.add = [p for p in passages if p.id not in existing]
         plan.stale = sorted(existing - {p.id for p in passages})
         text = article.text
@@ -256,7 +260,7 @@ def ingest_articles(
         passages=sum(p.count for p in plans),
         added=sum(len(p.add) for p in plans if p.status == "new"),
         replaced=sum(len(p.add) for p in plans if p.status == "changed"),
-        unchanged=sum(p.count - len(p.add) if p.status != "unchanged" else p.count for p in plans),
+        unchanged=sum(p.count - len(p.add) for p in plans),
         removed=removed,
         seconds=time.perf_counter() - started,
         errors=tuple(errors),
