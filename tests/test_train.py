@@ -12,13 +12,18 @@ import pytest
 from conftest import ROOT
 
 
+def smoke_train(script: str, out: Path) -> None:
+    """Run a training script of train/ for two steps into `out`; it must succeed."""
+    env = {**os.environ, "SMOKE_STEPS": "2", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "train" / script), "--smoke", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_training_smoke_run_writes_a_loadable_reader(tmp_path: Path) -> None:
     out = tmp_path / "reader"
-    env = {**os.environ, "SMOKE_STEPS": "2", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "train" / "train_reader.py"), "--smoke", "--out", str(out)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    smoke_train("train_reader.py", out)
     from qa_bot.reader import TrainedReader
 
     reader = TrainedReader(out)
@@ -49,10 +54,7 @@ def test_training_pairs_hold_their_answers_and_leave_eval_articles_out() -> None
 @pytest.mark.slow
 def test_claim_checker_smoke_run_writes_a_loadable_checker(tmp_path: Path) -> None:
     out = tmp_path / "checker"
-    env = {**os.environ, "SMOKE_STEPS": "2", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "train" / "train_claims.py"), "--smoke", "--out", str(out)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    smoke_train("train_claims.py", out)
     from qa_bot.claimcheck import ClaimChecker
 
     checker = ClaimChecker(out)
