@@ -98,15 +98,13 @@ def _plans(store: Store, articles: list[Article], chunker: Callable[[Article], l
     pending: list[tuple[Article, list[Passage]]] = []
     for a in articles:
         record = records.get(a.source_id, {})
-        count = record.get("passages")
-        if record.get("digest") == a.digest and isinstance(count, int):
+        count, unchanged = record.get("passages"), record.get("digest") == a.digest
+        if unchanged and isinstance(count, int):
             plans[a.source_id] = _Plan(a, [], "unchanged", count)
-            continue
-        passages = chunker(a)
-        if record.get("digest") == a.digest:  # a record from before passage counts were kept
-            plans[a.source_id] = _Plan(a, passages, "unchanged")
+        elif unchanged:  # a record from before passage counts were kept
+            plans[a.source_id] = _Plan(a, chunker(a), "unchanged")
         else:
-            pending.append((a, passages))
+            pending.append((a, chunker(a)))
     pending_ids = [a.source_id for a, _ in pending]
     old_passages = _existing_by_source(store.passages, pending_ids)
     old_sentences = _existing_by_source(store.sentences, pending_ids)
