@@ -87,3 +87,24 @@ def test_missing_claim_checker_names_make_train(tmp_path: Path) -> None:
     (tmp_path / "broken" / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelError, match="make train"):
         ClaimChecker(tmp_path / "broken")
+
+
+def test_written_news_articles_hold_their_answers_and_give_every_kind_of_example() -> None:
+    sys.path.insert(0, str(ROOT / "train"))
+    from pairs import examples, written
+    from split import news
+
+    train_arts, train_unanswerable = news("train")
+    calibrate_arts, _ = news("calibrate")
+    assert train_arts and calibrate_arts
+    assert not {a["title"] for a in train_arts} & {a["title"] for a in calibrate_arts}
+    for art in train_arts:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                answer = qa["answers"][0]
+                assert para["context"][answer["answer_start"] :].startswith(answer["text"])
+    rows = list(examples(train_arts, seed=1)) + list(written(train_arts, train_unanswerable, seed=1))
+    assert {"positive", "same", "other", "written-near-twin"} <= {r["kind"] for r in rows}
+    for r in rows:
+        if r["answer_start"] < 0:  # a written unanswerable question gets no span
+            assert r["kind"] != "positive"

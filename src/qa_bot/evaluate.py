@@ -412,6 +412,7 @@ class Record:
     answer: str = ""
     backend: str = ""
     abstained: bool = False
+    support: float = 0.0  # the engine's support for its answer (the reader's score): thresholds can be swept
     error: str = ""
     retrieved: list[Span] = field(default_factory=list)
     rels: list[bool] = field(default_factory=list)
@@ -548,6 +549,7 @@ def score_answer(
     record.answer = answer.text
     record.backend = answer.backend
     record.abstained = answer.abstained
+    record.support = answer.support
     record.warnings = list(answer.warnings)
     record.timings.update({k: float(v) for k, v in answer.timings.items()})
     if question["answerable"]:
