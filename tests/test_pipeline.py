@@ -157,7 +157,7 @@ def test_module_level_ask(real_store: tuple[object, float], real_bot: QABot) -> 
     from qa_bot import pipeline
 
     settings = real_store[0]
-    pipeline._bots[settings] = real_bot  # type: ignore[index]
+    pipeline._bots.put(settings, real_bot)  # type: ignore[arg-type]
     import qa_bot
 
     answer = qa_bot.ask("How many delegates attended the 14th National Party Congress?", settings=settings)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa_bot.errors import ModelError
+from qa_bot.loaded import Loaded
 
 DEFAULT_CHECKER = Path(__file__).resolve().parents[2] / ".cache" / "claim-checker"  # `make train-claims`
 
@@ -59,14 +60,10 @@ class ClaimChecker:
         return [float(s) for s in scores]
 
 
-_checkers: dict[str, ClaimChecker] = {}
-_guard = threading.Lock()
+_checkers: Loaded[str, ClaimChecker] = Loaded()
 
 
 def load_claim_checker(path: str | Path | None = None) -> ClaimChecker:
     """The claim checker at path (default .cache/claim-checker), loaded once per process."""
     key = str(Path(path or DEFAULT_CHECKER).resolve())
-    with _guard:
-        if key not in _checkers:
-            _checkers[key] = ClaimChecker(key)
-        return _checkers[key]
+    return _checkers.get(key, lambda: ClaimChecker(key))

@@ -19,10 +19,10 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.config import BUNDLED_EMBEDDING_MODEL, EMBEDDING_BACKENDS
 from qa_bot.errors import ConfigError
+from qa_bot.loaded import Loaded
 
 log = logging.getLogger(__name__)
-_cache: dict[tuple[str, str, str], Embeddings] = {}
-_lock = threading.Lock()
+_loaded: Loaded[tuple[str, str, str], Embeddings] = Loaded()
 # Bumped whenever the export recipe below changes, so old cached exports are not reused.
 EXPORT_VERSION = 1
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
@@ -74,20 +74,20 @@ def load_embeddings(
     if backend not in EMBEDDING_BACKENDS:
         raise ConfigError(f"unknown embedding backend {backend!r}: use one of {', '.join(EMBEDDING_BACKENDS)}")
     cache = Path(cache_dir or ".cache/embeddings")
-    with _lock:
-        key = (name, backend, "" if backend == "torch" else str(cache.resolve()))
-        if key in _cache:
-            return _cache[key]
+    key = (name, backend, "" if backend == "torch" else str(cache.resolve()))
+
+    def build() -> Embeddings:
         offline_environment()
         target = resolve_model(name)
         if backend == "torch":
-            model = _torch_embeddings(name, target)
+            model: Embeddings = _torch_embeddings(name, target)
         else:
             folder = export_onnx(target, cache)
             model = OnnxEmbeddings(folder / ONNX_FILES[backend], Path(target))
-        _cache[key] = model
         log.info("loaded embedding model %s (%s)", name, backend)
         return model
+
+    return _loaded.get(key, build)
 
 
 def _torch_embeddings(name: str, target: str) -> Embeddings:

@@ -23,6 +23,7 @@ from qa_bot.engines.extractive import Selection, rerank, select
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
+from qa_bot.loaded import Loaded
 from qa_bot.prompts import load_prompts
 from qa_bot.reader import Reader, Reading
 from qa_bot.retrieve import (
@@ -444,18 +445,13 @@ def _with_settings(bot: QABot, settings: Settings) -> QABot:
     return other
 
 
-_bots: dict[Settings, QABot] = {}
-_bots_lock = threading.Lock()
+_bots: Loaded[Settings, QABot] = Loaded()
 
 
 def get_bot(settings: Settings | None = None) -> QABot:
     """The process-wide bot for these settings (models and store opened once)."""
-    settings = settings or Settings.from_env()
-    with _bots_lock:
-        bot = _bots.get(settings)
-        if bot is None:
-            bot = _bots[settings] = QABot(settings)
-        return bot
+    chosen = settings or Settings.from_env()
+    return _bots.get(chosen, lambda: QABot(chosen))
 
 
 def ask(

@@ -23,6 +23,7 @@ import numpy as np
 from qa_bot.config import READER_BACKENDS
 from qa_bot.embeddings import build_once, files_digest
 from qa_bot.errors import ConfigError, ModelError
+from qa_bot.loaded import Loaded
 
 log = logging.getLogger(__name__)
 DEFAULT_READER = Path(__file__).resolve().parents[2] / "models" / "evidence-reader"
@@ -365,8 +366,7 @@ class OnnxReader:
         return _best_per_context(readings, owners, len(contexts))
 
 
-_readers: dict[tuple[str, str, str], TrainedReader | OnnxReader] = {}
-_readers_lock = threading.Lock()
+_readers: Loaded[tuple[str, str, str], TrainedReader | OnnxReader] = Loaded()
 
 
 def load_reader(path: str | Path | None = None, backend: str = "torch",
@@ -381,7 +381,5 @@ def load_reader(path: str | Path | None = None, backend: str = "torch",
     key_path = str(Path(path or DEFAULT_READER).resolve())
     cache = Path(cache_dir or ".cache/embeddings")
     key = (key_path, backend, "" if backend == "torch" else str(cache.resolve()))
-    with _readers_lock:
-        if key not in _readers:
-            _readers[key] = TrainedReader(key_path) if backend == "torch" else OnnxReader(key_path, cache_dir=cache)
-        return _readers[key]
+    return _readers.get(key, lambda: TrainedReader(key_path) if backend == "torch"
+                        else OnnxReader(key_path, cache_dir=cache))

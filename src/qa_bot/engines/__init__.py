@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa_bot.config import Settings
 from qa_bot.errors import BackendError
+from qa_bot.loaded import Loaded
 
 if TYPE_CHECKING:  # imported by the engines that build one (LangChain's chat machinery costs ~0.4 s)
     from langchain_core.language_models import BaseChatModel
 
 EXTRACTIVE = "extractive"
-_models: dict[tuple[str, Settings], BaseChatModel] = {}
-_lock = threading.Lock()
+_models: Loaded[tuple[str, Settings], BaseChatModel] = Loaded()
 
 
 def _local(settings: Settings) -> BaseChatModel:
@@ -71,24 +70,19 @@ def names() -> list[str]:
 
 def chat_model(name: str, settings: Settings) -> BaseChatModel:
     """The chat model behind an LLM engine, created once per process and settings."""
-    key = (name, settings)
-    with _lock:
-        if key in _models:
-            return _models[key]
+    def build() -> BaseChatModel:
         if name in FACTORIES:
-            model = FACTORIES[name](settings)
-        elif ":" in name:
-            model = _provider(name, settings)
-        else:
-            raise BackendError(f"unknown answer engine {name!r}; choose one of {', '.join(names())} or provider:model")
-        _models[key] = model
-        return model
+            return FACTORIES[name](settings)
+        if ":" in name:
+            return _provider(name, settings)
+        raise BackendError(f"unknown answer engine {name!r}; choose one of {', '.join(names())} or provider:model")
+
+    return _models.get((name, settings), build)
 
 
 def register(name: str, model: BaseChatModel, settings: Settings) -> None:
     """Use this chat model for the engine name (tests, embedding applications)."""
-    with _lock:
-        _models[(name, settings)] = model
+    _models.put((name, settings), model)
 
 
 def availability(settings: Settings) -> dict[str, str]:
