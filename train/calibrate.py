@@ -2,12 +2,13 @@
 
 The calibration corpus is the SQuAD 1.1 train articles that train/split.py sets aside for calibration
 (never trained on), one file each, with a fixed sample of their questions and the unanswerable (and
-answerable) questions helpers wrote for them (train/data/written/, calibrate-*), and the news articles
-helpers wrote for calibration with their questions (train/data/news/news-calibrate-*). Every question is asked
-with abstention off; the threshold chosen is the one that declines the most unanswerable questions
-while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones that the engine answers right.
+answerable) questions helpers wrote for them (train/data/written/, calibrate-*), and with --news the
+news articles helpers wrote for calibration with their questions (train/data/news/news-calibrate-*).
+Every question is asked with abstention off; the threshold chosen is the one that declines the most
+unanswerable questions while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones that the
+engine answers right.
 
-    python train/calibrate.py [--model models/evidence-reader] [--answerable 400]
+    python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news]
 
 Writes <model>/calibration.json and prints the sweep. The outside-dev corpora are not used here.
 """
@@ -72,7 +73,7 @@ def _written_questions(rows: list[dict[str, Any]], files: dict[str, str], source
     return out
 
 
-def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = True) -> tuple[Path, Path]:
+def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
     """The calibration articles as text files and a question file in the project format: a fixed sample of
     the SQuAD articles' questions, the questions written for them, and (with_news) the written news
     articles of train/data/news/news-calibrate-*.jsonl with all their questions."""
@@ -100,14 +101,15 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "evidence-reader")
     ap.add_argument("--answerable", type=int, default=400)
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--no-news", action="store_true", help="leave out the written news articles (train/data/news/)")
+    ap.add_argument("--news", action="store_true",
+                    help="also the written news articles kept for calibration (train/data/news/news-calibrate-*)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
     from qa_bot.pipeline import QABot
 
-    folder, qfile = build_corpus(args.answerable, with_news=not args.no_news)
+    folder, qfile = build_corpus(args.answerable, with_news=args.news)
     settings = corpus_settings(Settings.from_env(reader_model=args.model, reader_threshold=-1000.0), folder)
     bot = QABot(settings)
     bot.ingest([folder])
@@ -155,7 +157,7 @@ def main() -> None:
               "answered_right_without_abstention": round(right, 4),
               "by_source": by_source,
               "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*"
-                      + ("" if args.no_news else " + train/data/news/news-calibrate-*"),
+                      + (" + train/data/news/news-calibrate-*" if args.news else ""),
               "max_false_decline": MAX_FALSE_DECLINE}
     print(json.dumps(result, indent=2))
     if not args.no_write:
