@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pairs import load_written
 from split import articles, news
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,12 @@ def _written_questions(rows: list[dict[str, Any]], files: dict[str, str], source
     return out
 
 
+def declined(rows: list[dict[str, Any]], threshold: float) -> float:
+    """The share of rows the engine declines at this threshold (abstention for other reasons, such as
+    specifics missing, is fixed; the threshold decides the rest)."""
+    return sum(1 for r in rows if r["abstained"] or r["score"] < threshold) / max(1, len(rows))
+
+
 def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
     """The calibration articles as text files and a question file in the project format: a fixed sample of
     the SQuAD articles' questions, the questions written for them, and (with_news) the written news
@@ -85,7 +92,7 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
     rng.shuffle(questions)
     questions = questions[:n_answerable]
     for path in sorted((ROOT / "train" / "data" / "written").glob("unanswerable-calibrate-*.jsonl")):
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = load_written([path.stem.removeprefix("unanswerable-")])
         questions += _written_questions(rows, files, f"squad-{path.stem}")
     if with_news:
         news_arts, unanswerable = news("calibrate")
@@ -130,12 +137,10 @@ def main() -> None:
     print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
     yes = [r for r in rows if r["answerable"] and r["right"]]
     no = [r for r in rows if not r["answerable"]]
-    # Abstention for other reasons (specifics missing) is fixed; the threshold decides the rest.
     print("threshold  false-decline(right answers)  declined-unanswerable")
     best = None
     for t in [x / 4 for x in range(-24, 33)]:
-        fd = sum(1 for r in yes if r["abstained"] or r["score"] < t) / max(1, len(yes))
-        dn = sum(1 for r in no if r["abstained"] or r["score"] < t) / max(1, len(no))
+        fd, dn = declined(yes, t), declined(no, t)
         print(f"{t:9.2f}  {fd:28.3f}  {dn:21.3f}")
         if fd <= MAX_FALSE_DECLINE and (best is None or dn - fd > best[2] - best[1]):
             best = (t, fd, dn)
@@ -145,12 +150,9 @@ def main() -> None:
         yes_s = [r for r in yes if r["source"].startswith(source)]
         no_s = [r for r in no if r["source"].startswith(source)]
         if yes_s or no_s:
-            by_source[source] = {
-                "false_decline": round(sum(1 for r in yes_s if r["abstained"] or r["score"] < best[0])
-                                       / max(1, len(yes_s)), 4),
-                "declined_unanswerable": round(sum(1 for r in no_s if r["abstained"] or r["score"] < best[0])
-                                               / max(1, len(no_s)), 4),
-                "answered_right": len(yes_s), "unanswerable": len(no_s)}
+            by_source[source] = {"false_decline": round(declined(yes_s, best[0]), 4),
+                                 "declined_unanswerable": round(declined(no_s, best[0]), 4),
+                                 "answered_right": len(yes_s), "unanswerable": len(no_s)}
     right = sum(1 for r in rows if r["answerable"] and r["right"]) / max(1, sum(1 for r in rows if r["answerable"]))
     result = {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
               "answerable": sum(1 for r in rows if r["answerable"]), "unanswerable": len(no),
