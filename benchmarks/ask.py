@@ -98,7 +98,7 @@ def stage_breakdown(
             t = add("search() total (candidates)", t)
             readings = bot.reader.read(query, [p.text for p in found.passages])
             t = add("reader (candidates)", t)
-            chosen = bot.select(Read(query, found, rerank(found.passages, readings)))
+            chosen = bot.select(Read(query, found, rerank(found.passages, readings, bot.calibration.retrieval_weight)))
             t = add("select", t)
             if not chosen.abstained:
                 compose(chosen.evidence)

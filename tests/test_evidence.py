@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from qa_bot.engines.extractive import rerank, select
+from qa_bot.errors import ModelError
 from qa_bot.evidence import answer_sentence, complete_span, missing_specifics, names_in, numbers_in
-from qa_bot.reader import Reading
+from qa_bot.reader import Calibration, Reading
 from qa_bot.types import Passage
 
 TEXT = "Microsoft was founded in 1975. It was founded by Bill Gates and Paul Allen. Its home is Redmond."
@@ -81,6 +87,44 @@ def test_runners_up_within_the_margin_are_added_once() -> None:
     ranked = rerank([a, b], [Reading(2.0, at, at + 7), Reading(1.8, at, at + 7)])
     # the same words in another article: quoted once
     assert len(select(ranked, threshold=0.0).evidence) == 1
+
+
+def test_the_retrieval_weight_decides_between_reader_and_retrieval() -> None:
+    a, b = passage(source="a.txt"), passage(source="b.txt", start=0)
+    at = TEXT.index("1975")
+    readings = [Reading(1.0, at, at + 4), Reading(1.5, at, at + 4)]  # retrieval put a first, the reader b
+    assert rerank([a, b], readings, weight=0.0)[0][0] is b
+    assert rerank([a, b], readings, weight=1.0)[0][0] is a  # 1.5 - ln 2 < 1.0
+
+
+def test_a_wider_margin_adds_runners_up_a_narrow_one_leaves_out() -> None:
+    first, second = passage(source="a.txt"), passage("Rain fell in Oslo. Nothing else happened.", source="b.txt")
+    ranked = rerank([first, second], [Reading(3.0, TEXT.index("1975"), TEXT.index("1975") + 4), Reading(1.0, 0, 4)])
+    assert len(select(ranked, threshold=0.0, margin=1.0).evidence) == 1
+    assert len(select(ranked, threshold=0.0, margin=2.5).evidence) == 2
+
+
+def test_abstention_rests_on_the_best_score_not_on_the_passage_ranked_first() -> None:
+    a, b = passage(source="a.txt"), passage(source="b.txt", start=0)
+    at = TEXT.index("1975")
+    # retrieval ranked a first; a strong weight keeps it first though the reader scores b higher
+    ranked = rerank([a, b], [Reading(0.5, at, at + 4), Reading(2.0, at, at + 4)], weight=3.0)
+    assert ranked[0][0] is a
+    chosen = select(ranked, threshold=1.0)
+    assert not chosen.abstained and chosen.support == 2.0 and chosen.evidence[0].passage is a
+    assert select(ranked, threshold=2.5).abstained
+
+
+def test_a_readers_calibration_file_sets_how_its_scores_are_used(tmp_path: Path) -> None:
+    assert Calibration.of(tmp_path) == Calibration()  # none yet: the defaults
+    (tmp_path / "calibration.json").write_text(json.dumps({"threshold": -1.3, "retrieval_weight": 2.0,
+                                                           "runner_up_margin": 2.5, "slope": 0.25}))
+    assert Calibration.of(tmp_path) == Calibration(-1.3, 2.0, 2.5)
+    (tmp_path / "calibration.json").write_text(json.dumps({"threshold": -0.25}))  # an older file: the rest default
+    assert Calibration.of(tmp_path) == Calibration(threshold=-0.25)
+    (tmp_path / "calibration.json").write_text('{"threshold": ')
+    with pytest.raises(ModelError, match="make train"):
+        Calibration.of(tmp_path)
 
 
 def test_specifics_the_question_insists_on() -> None:

@@ -108,3 +108,40 @@ def test_written_news_articles_hold_their_answers_and_give_every_kind_of_example
     for r in rows:
         if r["answer_start"] < 0:  # a written unanswerable question gets no span
             assert r["kind"] != "positive"
+
+
+def _calibration_rows(seed: int, informative_retrieval: bool, scale: float = 1.0) -> list[dict[str, object]]:
+    """Synthetic calibration rows: 20 read passages a question; the right one scores higher on average,
+    and (informative_retrieval) retrieval usually ranks it first."""
+    import random
+
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    for n in range(400):
+        answerable = n % 3 != 0
+        right_at = min(int(rng.expovariate(1.0)), 19) if informative_retrieval else rng.randrange(20)
+        passages = []
+        for rank in range(20):
+            right = answerable and rank == right_at
+            passages.append([scale * (rng.gauss(2.0 if right else -1.0, 1.5) - 0.2 * rank), rank, right])
+        rows.append({"answerable": answerable, "abstained": False, "source": "squad", "passages": passages})
+    return rows
+
+
+def test_calibration_chooses_weight_and_threshold_on_the_readers_own_scores() -> None:
+    sys.path.insert(0, str(ROOT / "train"))
+    from calibrate import MAX_FALSE_DECLINE, choose, declined, top
+
+    informative = choose(_calibration_rows(1, informative_retrieval=True))
+    blind = choose(_calibration_rows(1, informative_retrieval=False))
+    assert informative["retrieval_weight"] > blind["retrieval_weight"]
+    assert informative["false_decline"] <= MAX_FALSE_DECLINE
+    assert informative["declined_unanswerable"] > informative["false_decline"]
+    assert choose(_calibration_rows(1, informative_retrieval=True), weight=0.5)["retrieval_weight"] == 0.5
+    # The same reader with scores twice as wide: half the slope, about twice the threshold.
+    wide_rows = _calibration_rows(1, informative_retrieval=True, scale=2.0)
+    wide = choose(wide_rows)
+    assert wide["slope"] == pytest.approx(informative["slope"] / 2, rel=0.02)
+    assert abs(wide["threshold"] - 2 * informative["threshold"]) <= 0.5
+    tops = [(r, *top(r, wide["retrieval_weight"])) for r in wide_rows]
+    assert declined(tops, wide["threshold"], answerable=True) == pytest.approx(wide["false_decline"], abs=1e-4)

@@ -4,11 +4,15 @@ The calibration corpus is the SQuAD 1.1 train articles that train/split.py sets 
 (never trained on), one file each, with a fixed sample of their questions and the unanswerable (and
 answerable) questions helpers wrote for them (train/data/written/, calibrate-*), and with --news the
 news articles helpers wrote for calibration with their questions (train/data/news/news-calibrate-*).
-Every question is asked with abstention off; the threshold chosen is the one that declines the most
-unanswerable questions while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones that the
-engine answers right.
+Every question is asked with abstention off, and every passage the reader read is kept (its score,
+retrieval's rank, whether its sentence holds the answer), so the choice can be made again from the rows
+(--rows) without asking. The threshold chosen is the one that declines the most unanswerable questions
+while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones whose first passage is right.
+With --sweep-weight the retrieval weight of the engine's rerank is chosen here too (the one that puts a
+right passage first most often) and written beside the threshold; by default the engine's stays.
 
-    python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news]
+    python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news] [--sweep-weight]
+    python train/calibrate.py --rows .cache/calibration/rows.jsonl --no-write --sweep-weight
 
 Writes <model>/calibration.json and prints the sweep. The outside-dev corpora are not used here.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 import shutil
@@ -24,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -74,10 +81,49 @@ def _written_questions(rows: list[dict[str, Any]], files: dict[str, str], source
     return out
 
 
-def declined(rows: list[dict[str, Any]], threshold: float) -> float:
-    """The share of rows the engine declines at this threshold (abstention for other reasons, such as
-    specifics missing, is fixed; the threshold decides the rest)."""
-    return sum(1 for r in rows if r["abstained"] or r["score"] < threshold) / max(1, len(rows))
+def declined(tops: list[tuple[dict[str, Any], float, bool]], threshold: float, answerable: bool) -> float:
+    """The share declined at this threshold among the answerable questions whose first passage is right,
+    or among the unanswerable ones. Abstention for other reasons (specifics the article never says) is as
+    recorded; the threshold decides the rest."""
+    group = [(r, s) for r, s, ok in tops if (r["answerable"] and ok if answerable else not r["answerable"])]
+    return sum(1 for r, s in group if r["abstained"] or s < threshold) / max(1, len(group))
+
+
+WEIGHTS = [x / 8 for x in range(0, 33)]  # retrieval weights tried by --sweep-weight: 0 to 4
+THRESHOLDS = [x / 4 for x in range(-24, 33)]  # thresholds tried: -6 to 8
+
+
+def top(row: dict[str, Any], weight: float) -> tuple[float, bool]:
+    """As the engine decides at this retrieval weight: the reader's best score over the passages (what
+    abstention is decided on), and whether the passage ranked first (score less weight * ln(1 + retrieval
+    rank), ties to retrieval's order) holds the answer."""
+    if not row["passages"]:
+        return -99.0, False
+    first = max(row["passages"], key=lambda p: (p[0] - weight * math.log1p(p[1]), -p[1]))
+    return max(p[0] for p in row["passages"]), bool(first[2])
+
+
+def choose(rows: list[dict[str, Any]], weight: float | None = None,
+           max_false_decline: float = MAX_FALSE_DECLINE) -> dict[str, Any]:
+    """From every question's read passages: the retrieval weight (given, or the one that puts a right
+    passage first most often); at it, the threshold that declines the most unanswerable questions while
+    wrongly declining at most max_false_decline of those whose first passage is right; and the slope of a
+    logistic fit of 'first passage right' on its score, the reader's scale (for comparing readers)."""
+    from sklearn.linear_model import LogisticRegression
+
+    answerable = [r for r in rows if r["answerable"]]
+    if weight is None:
+        weight = max(WEIGHTS, key=lambda w: (sum(top(r, w)[1] for r in answerable), -w))
+    tops = [(r, *top(r, weight)) for r in rows]
+    best = (THRESHOLDS[0], 0.0, 0.0)
+    for t in THRESHOLDS:
+        fd, dn = declined(tops, t, answerable=True), declined(tops, t, answerable=False)
+        if fd <= max_false_decline and dn - fd > best[2] - best[1]:
+            best = (t, fd, dn)
+    fit = LogisticRegression(C=1e6).fit(np.array([[s] for _, s, _ in tops]), np.array([ok for _, _, ok in tops]))
+    return {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
+            "retrieval_weight": weight, "slope": round(float(fit.coef_[0][0]), 4),
+            "first_right": round(sum(ok for r, _, ok in tops if r["answerable"]) / max(1, len(answerable)), 4)}
 
 
 def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
@@ -103,21 +149,16 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
     return folder, qfile
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "evidence-reader")
-    ap.add_argument("--answerable", type=int, default=400)
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--news", action="store_true",
-                    help="also the written news articles kept for calibration (train/data/news/news-calibrate-*)")
-    args = ap.parse_args()
+def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, Any]]:
+    """Every calibration question asked through the real pipeline with abstention off: one row each."""
     sys.path.insert(0, str(ROOT / "src"))
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
+    from qa_bot.evidence import answer_sentence
     from qa_bot.pipeline import QABot
 
-    folder, qfile = build_corpus(args.answerable, with_news=args.news)
-    settings = corpus_settings(Settings.from_env(reader_model=args.model, reader_threshold=-1000.0), folder)
+    folder, qfile = build_corpus(n_answerable, with_news=with_news)
+    settings = corpus_settings(Settings.from_env(reader_model=model, reader_threshold=-1000.0), folder)
     bot = QABot(settings)
     bot.ingest([folder])
     rows = []
@@ -125,46 +166,61 @@ def main() -> None:
     for q in load_questions(qfile):
         answer = bot.ask(q["question"])
         read = bot._understand(q["question"], [])
-        scores = [r.score for _, r in read.ranked]
-        best_id = read.ranked[0][0].id if read.ranked else ""
-        rank = next((i for i, p in enumerate(read.found.passages) if p.id == best_id), -1)
+        order = {p.id: i for i, p in enumerate(read.found.passages)}
+        # Every passage the reader read: its score, retrieval's rank, and whether its answer sentence
+        # holds the answer, so that the reranking weight can be swept without asking again.
+        passages = [[round(r.score, 4), order[p.id],
+                     bool(q["answerable"] and r.has_span and facts_ok(answer_sentence(p, r).text, q["facts"]))]
+                    for p, r in read.ranked]
         rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "source": q["source"],
-                     "score": answer.support,
-                     "abstained": answer.abstained, "right": q["answerable"] and facts_ok(answer.text, q["facts"]),
-                     "second": scores[1] if len(scores) > 1 else -99.0, "positive": sum(1 for x in scores if x > 0),
-                     "retrieval_rank": rank, "question": q["question"]})
-    (CORPUS / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+                     "abstained": answer.abstained, "question": q["question"], "passages": passages})
     print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
-    yes = [r for r in rows if r["answerable"] and r["right"]]
-    no = [r for r in rows if not r["answerable"]]
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "evidence-reader")
+    ap.add_argument("--answerable", type=int, default=400)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--news", action="store_true",
+                    help="also the written news articles kept for calibration (train/data/news/news-calibrate-*)")
+    ap.add_argument("--sweep-weight", action="store_true",
+                    help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
+    ap.add_argument("--rows", type=Path, help="choose again from the rows.jsonl of an earlier run, without asking")
+    args = ap.parse_args()
+    from qa_bot.reader import Calibration
+
+    if args.rows:
+        rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
+    else:
+        rows = ask_all(args.model, args.answerable, args.news)
+        (CORPUS / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    chosen = choose(rows, None if args.sweep_weight else Calibration().retrieval_weight)
+    weight, threshold = chosen["retrieval_weight"], chosen["threshold"]
+    if not args.sweep_weight:
+        del chosen["retrieval_weight"]  # the engine's default stays the reader's
+    print(f"retrieval weight {weight}: a right passage first for {chosen['first_right']:.3f} of the answerable")
     print("threshold  false-decline(right answers)  declined-unanswerable")
-    best = None
-    for t in [x / 4 for x in range(-24, 33)]:
-        fd, dn = declined(yes, t), declined(no, t)
-        print(f"{t:9.2f}  {fd:28.3f}  {dn:21.3f}")
-        if fd <= MAX_FALSE_DECLINE and (best is None or dn - fd > best[2] - best[1]):
-            best = (t, fd, dn)
-    assert best is not None
+    tops = [(r, *top(r, weight)) for r in rows]
+    for t in THRESHOLDS:
+        print(f"{t:9.2f}  {declined(tops, t, answerable=True):28.3f}  {declined(tops, t, answerable=False):21.3f}")
     by_source = {}
     for source in ("squad", "news"):
-        yes_s = [r for r in yes if r["source"].startswith(source)]
-        no_s = [r for r in no if r["source"].startswith(source)]
-        if yes_s or no_s:
-            by_source[source] = {"false_decline": round(declined(yes_s, best[0]), 4),
-                                 "declined_unanswerable": round(declined(no_s, best[0]), 4),
-                                 "answered_right": len(yes_s), "unanswerable": len(no_s)}
-    right = sum(1 for r in rows if r["answerable"] and r["right"]) / max(1, sum(1 for r in rows if r["answerable"]))
-    result = {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
-              "answerable": sum(1 for r in rows if r["answerable"]), "unanswerable": len(no),
-              "answered_right_without_abstention": round(right, 4),
-              "by_source": by_source,
+        mine = [x for x in tops if x[0]["source"].startswith(source)]
+        if mine:
+            by_source[source] = {"false_decline": round(declined(mine, threshold, answerable=True), 4),
+                                 "declined_unanswerable": round(declined(mine, threshold, answerable=False), 4),
+                                 "answered_right": sum(1 for r, _, ok in mine if r["answerable"] and ok),
+                                 "unanswerable": sum(1 for r, _, _ in mine if not r["answerable"])}
+    result = {**chosen, "answerable": sum(1 for r in rows if r["answerable"]),
+              "unanswerable": sum(1 for r in rows if not r["answerable"]), "by_source": by_source,
               "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*"
-                      + (" + train/data/news/news-calibrate-*" if args.news else ""),
+                      + (" + train/data/news/news-calibrate-*" if args.news or args.rows else ""),
               "max_false_decline": MAX_FALSE_DECLINE}
     print(json.dumps(result, indent=2))
     if not args.no_write:
         (args.model / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-
 
 if __name__ == "__main__":
     main()

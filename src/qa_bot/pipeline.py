@@ -25,7 +25,7 @@ from qa_bot.evidence import missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.loaded import Loaded
 from qa_bot.prompts import load_prompts
-from qa_bot.reader import Reader, Reading
+from qa_bot.reader import Calibration, Reader, Reading
 from qa_bot.retrieve import (
     History,
     Index,
@@ -142,11 +142,19 @@ class QABot:
             return self._judge
 
     @property
+    def calibration(self) -> Calibration:
+        """How the reader's scores are used: its own calibration, the threshold overridden by the setting."""
+        own = getattr(self.reader, "calibration", None)
+        if not isinstance(own, Calibration):  # a reader without a calibration file (fakes in tests)
+            own = Calibration(threshold=float(getattr(self.reader, "threshold", 0.0)))
+        if self.settings.reader_threshold is not None:
+            own = replace(own, threshold=self.settings.reader_threshold)
+        return own
+
+    @property
     def threshold(self) -> float:
         """Abstain under this reader score: the setting, else the reader's own calibration."""
-        if self.settings.reader_threshold is not None:
-            return self.settings.reader_threshold
-        return float(getattr(self.reader, "threshold", 0.0))
+        return self.calibration.threshold
 
     def warm_up(self) -> None:
         """Pay the one-time costs before the first question: the reader, the index, first-call kernels."""
@@ -210,7 +218,7 @@ class QABot:
         # Spans are read inside each window; the Reading is given relative to its passage.
         readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
                     for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]
-        return Read(query, found, rerank(found.passages, readings))
+        return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight))
 
     def _windows(self, found: Retrieval) -> list[tuple[int, str]]:
         """For each passage, the run of `reader_window` sentences closest to the query (stored sentence
@@ -282,7 +290,8 @@ class QABot:
 
     def select(self, read: Read) -> Selection:
         """The extractive engine's choice for a searched and read question."""
-        chosen = select(read.ranked, self.threshold)
+        calibration = self.calibration
+        chosen = select(read.ranked, calibration.threshold, margin=calibration.runner_up_margin)
         if chosen.abstained:
             return chosen
         best = chosen.evidence[0]
@@ -428,8 +437,8 @@ def _date_range(since: object, until: object) -> tuple[str | None, str | None]:
 
 
 def _best(read: Read) -> float:
-    """The reader's best score for a read question."""
-    return read.ranked[0][1].score if read.ranked else float("-inf")
+    """The reader's best score over a read question's passages (what abstention is decided on)."""
+    return max((r.score for _, r in read.ranked), default=float("-inf"))
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:

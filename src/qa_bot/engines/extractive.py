@@ -8,18 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_bot.evidence import Evidence, answer_sentence
-from qa_bot.reader import Reading
+from qa_bot.reader import Calibration, Reading
 from qa_bot.types import Passage
 
-# Runners-up: passages whose reader score is within this margin (logits) of the best also answer,
-# for lists and facts spread over articles; a single fact is given once. Set on the seed sets (lists
-# and multi-fact questions: 3.0 and 4 sentences answer 0.60 of the held-out seed questions, 1.5 and 3
-# answered 0.49); it cannot lower fact accuracy elsewhere, only lengthen answers.
-RUNNER_UP_MARGIN = 3.0
 MAX_SENTENCES = 4
-# Agreement with retrieval: a passage retrieval ranked low needs a higher reader score to come first
-# (measured on the squad2 dev half: top-1 0.53 reader alone, 0.56 retrieval alone, 0.60 together).
-RETRIEVAL_WEIGHT = 0.5
+DEFAULT = Calibration()
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class Selection:
 
 
 def rerank(passages: Sequence[Passage], readings: Sequence[Reading],
-           weight: float = RETRIEVAL_WEIGHT) -> list[tuple[Passage, Reading]]:
+           weight: float = DEFAULT.retrieval_weight) -> list[tuple[Passage, Reading]]:
     """Passages (in retrieval's order) reordered by the reader's score, less weight * ln(1 + retrieval rank)."""
     pairs = list(zip(passages, readings, strict=True))
     order = sorted(range(len(pairs)), key=lambda i: (-(pairs[i][1].score - weight * math.log1p(i)), i))
@@ -48,18 +41,24 @@ def _repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
 
 
 def select(ranked: Sequence[tuple[Passage, Reading]], threshold: float,
-           max_sentences: int = MAX_SENTENCES, margin: float = RUNNER_UP_MARGIN) -> Selection:
-    """The best passage's answer sentence, plus those of passages nearly as good; abstain under threshold."""
+           max_sentences: int = MAX_SENTENCES, margin: float = DEFAULT.runner_up_margin) -> Selection:
+    """The first passage's answer sentence, plus those of passages nearly as good as the reader's best.
+
+    The reader decides whether the passages answer at all: its best score over all of them, against the
+    threshold. The ranking (reader and retrieval together) decides which passage answers first."""
     if not ranked:
         return Selection((), True, 0.0, "nothing was retrieved")
     best_passage, best = ranked[0]
-    if best.score < threshold or not best.has_span:
-        return Selection((), True, best.score, "the reader found no answer in the retrieved passages")
+    support = max(reading.score for _, reading in ranked)
+    if support < threshold or not best.has_span:
+        return Selection((), True, support, "the reader found no answer in the retrieved passages")
     chosen = [answer_sentence(best_passage, best)]
     for passage, reading in ranked[1:]:
-        if len(chosen) >= max_sentences or reading.score < max(threshold, best.score - margin):
+        if len(chosen) >= max_sentences:
             break
+        if reading.score < max(threshold, support - margin):
+            continue
         ev = answer_sentence(passage, reading)
         if not _repeats(ev, chosen):
             chosen.append(ev)
-    return Selection(tuple(chosen), False, best.score)
+    return Selection(tuple(chosen), False, support)
