@@ -123,8 +123,8 @@ def _calibration_rows(seed: int, informative_retrieval: bool, scale: float = 1.0
         passages = []
         for rank in range(20):
             right = answerable and rank == right_at
-            passages.append([scale * (rng.gauss(2.0 if right else -1.0, 1.5) - 0.2 * rank), rank, right])
-        rows.append({"answerable": answerable, "abstained": False, "source": "squad", "passages": passages})
+            passages.append([scale * (rng.gauss(2.0 if right else -1.0, 1.5) - 0.2 * rank), rank, right, False])
+        rows.append({"answerable": answerable, "source": "squad", "passages": passages})
     return rows
 
 
@@ -143,5 +143,8 @@ def test_calibration_chooses_weight_and_threshold_on_the_readers_own_scores() ->
     wide = choose(wide_rows)
     assert wide["slope"] == pytest.approx(informative["slope"] / 2, rel=0.02)
     assert abs(wide["threshold"] - 2 * informative["threshold"]) <= 0.5
-    tops = [(r, *top(r, wide["retrieval_weight"])) for r in wide_rows]
+    tops = [top(r, wide["retrieval_weight"]) for r in wide_rows]
     assert declined(tops, wide["threshold"], answerable=True) == pytest.approx(wide["false_decline"], abs=1e-4)
+    # An article that never says what the question insists on declines whatever the score.
+    lost = [{**r, "passages": [[*p[:3], True] for p in r["passages"]]} for r in wide_rows]
+    assert declined([top(r, 0.5) for r in lost], -99.0, answerable=False) == 1.0

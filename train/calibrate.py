@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import re
 import shutil
@@ -81,26 +80,34 @@ def _written_questions(rows: list[dict[str, Any]], files: dict[str, str], source
     return out
 
 
-def declined(tops: list[tuple[dict[str, Any], float, bool]], threshold: float, answerable: bool) -> float:
-    """The share declined at this threshold among the answerable questions whose first passage is right,
-    or among the unanswerable ones. Abstention for other reasons (specifics the article never says) is as
-    recorded; the threshold decides the rest."""
-    group = [(r, s) for r, s, ok in tops if (r["answerable"] and ok if answerable else not r["answerable"])]
-    return sum(1 for r, s in group if r["abstained"] or s < threshold) / max(1, len(group))
+# A row; the best score; whether the first passage is right; whether its article lacks specifics.
+Top = tuple[dict[str, Any], float, bool, bool]
+
+
+def declined(tops: list[Top], threshold: float, answerable: bool) -> float:
+    """The share declined at this threshold among the answerable questions whose first passage is right
+    (answerable=True), or among the unanswerable ones: under the threshold, or the first passage's article
+    never says a year or number the question insists on."""
+    if answerable:
+        group = [t for t in tops if t[0]["answerable"] and t[2]]
+    else:
+        group = [t for t in tops if not t[0]["answerable"]]
+    return sum(1 for _, score, _, lost in group if lost or score < threshold) / max(1, len(group))
 
 
 WEIGHTS = [x / 8 for x in range(0, 33)]  # retrieval weights tried by --sweep-weight: 0 to 4
 THRESHOLDS = [x / 4 for x in range(-24, 33)]  # thresholds tried: -6 to 8
 
 
-def top(row: dict[str, Any], weight: float) -> tuple[float, bool]:
-    """As the engine decides at this retrieval weight: the reader's best score over the passages (what
-    abstention is decided on), and whether the passage ranked first (score less weight * ln(1 + retrieval
-    rank), ties to retrieval's order) holds the answer."""
+def top(row: dict[str, Any], weight: float) -> Top:
+    """As the engine decides at this retrieval weight: the reader's best score over the passages, and for
+    the passage its rerank puts first, whether it holds the answer and whether its article lacks specifics."""
+    from qa_bot.engines.extractive import rank_key
+
     if not row["passages"]:
-        return -99.0, False
-    first = max(row["passages"], key=lambda p: (p[0] - weight * math.log1p(p[1]), -p[1]))
-    return max(p[0] for p in row["passages"]), bool(first[2])
+        return row, -99.0, False, False
+    _, _, right, lost = min(row["passages"], key=lambda p: rank_key(p[0], p[1], weight))
+    return row, max(p[0] for p in row["passages"]), bool(right), bool(lost)
 
 
 def choose(rows: list[dict[str, Any]], weight: float | None = None,
@@ -108,22 +115,24 @@ def choose(rows: list[dict[str, Any]], weight: float | None = None,
     """From every question's read passages: the retrieval weight (given, or the one that puts a right
     passage first most often); at it, the threshold that declines the most unanswerable questions while
     wrongly declining at most max_false_decline of those whose first passage is right; and the slope of a
-    logistic fit of 'first passage right' on its score, the reader's scale (for comparing readers)."""
+    logistic fit of 'first passage right' on the best score, the reader's scale (for comparing readers)."""
     from sklearn.linear_model import LogisticRegression
 
     answerable = [r for r in rows if r["answerable"]]
     if weight is None:
-        weight = max(WEIGHTS, key=lambda w: (sum(top(r, w)[1] for r in answerable), -w))
-    tops = [(r, *top(r, weight)) for r in rows]
-    best = (THRESHOLDS[0], 0.0, 0.0)
+        weight = max(WEIGHTS, key=lambda w: (sum(top(r, w)[2] for r in answerable), -w))
+    tops = [top(r, weight) for r in rows]
+    best: tuple[float, float, float] | None = None
     for t in THRESHOLDS:
         fd, dn = declined(tops, t, answerable=True), declined(tops, t, answerable=False)
-        if fd <= max_false_decline and dn - fd > best[2] - best[1]:
+        if fd <= max_false_decline and (best is None or dn - fd > best[2] - best[1]):
             best = (t, fd, dn)
-    fit = LogisticRegression(C=1e6).fit(np.array([[s] for _, s, _ in tops]), np.array([ok for _, _, ok in tops]))
+    if best is None:
+        raise SystemExit(f"no threshold declines at most {max_false_decline} of the right answers")
+    fit = LogisticRegression(C=1e6).fit(np.array([[t[1]] for t in tops]), np.array([t[2] for t in tops]))
     return {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
             "retrieval_weight": weight, "slope": round(float(fit.coef_[0][0]), 4),
-            "first_right": round(sum(ok for r, _, ok in tops if r["answerable"]) / max(1, len(answerable)), 4)}
+            "first_right": round(sum(t[2] for t in tops if t[0]["answerable"]) / max(1, len(answerable)), 4)}
 
 
 def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
@@ -155,7 +164,7 @@ def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, A
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
     from qa_bot.evidence import answer_sentence
-    from qa_bot.pipeline import QABot
+    from qa_bot.pipeline import QABot, never_says
 
     folder, qfile = build_corpus(n_answerable, with_news=with_news)
     settings = corpus_settings(Settings.from_env(reader_model=model, reader_threshold=-1000.0), folder)
@@ -164,16 +173,17 @@ def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, A
     rows = []
     started = time.time()
     for q in load_questions(qfile):
-        answer = bot.ask(q["question"])
         read = bot._understand(q["question"], [])
         order = {p.id: i for i, p in enumerate(read.found.passages)}
-        # Every passage the reader read: its score, retrieval's rank, and whether its answer sentence
-        # holds the answer, so that the reranking weight can be swept without asking again.
+        # Every passage the reader read: its score, retrieval's rank, whether its answer sentence holds
+        # the answer, whether its article never says a number the question insists on; so the weight
+        # and the threshold can be chosen (again) without asking.
         passages = [[round(r.score, 4), order[p.id],
-                     bool(q["answerable"] and r.has_span and facts_ok(answer_sentence(p, r).text, q["facts"]))]
+                     bool(q["answerable"] and r.has_span and facts_ok(answer_sentence(p, r).text, q["facts"])),
+                     bool(never_says(read, p.source_id))]
                     for p, r in read.ranked]
         rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "source": q["source"],
-                     "abstained": answer.abstained, "question": q["question"], "passages": passages})
+                     "question": q["question"], "passages": passages})
     print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
     return rows
 
@@ -202,25 +212,26 @@ def main() -> None:
         del chosen["retrieval_weight"]  # the engine's default stays the reader's
     print(f"retrieval weight {weight}: a right passage first for {chosen['first_right']:.3f} of the answerable")
     print("threshold  false-decline(right answers)  declined-unanswerable")
-    tops = [(r, *top(r, weight)) for r in rows]
+    tops = [top(r, weight) for r in rows]
     for t in THRESHOLDS:
         print(f"{t:9.2f}  {declined(tops, t, answerable=True):28.3f}  {declined(tops, t, answerable=False):21.3f}")
     by_source = {}
     for source in ("squad", "news"):
-        mine = [x for x in tops if x[0]["source"].startswith(source)]
+        mine = [t for t in tops if t[0]["source"].startswith(source)]
         if mine:
             by_source[source] = {"false_decline": round(declined(mine, threshold, answerable=True), 4),
                                  "declined_unanswerable": round(declined(mine, threshold, answerable=False), 4),
-                                 "answered_right": sum(1 for r, _, ok in mine if r["answerable"] and ok),
-                                 "unanswerable": sum(1 for r, _, _ in mine if not r["answerable"])}
+                                 "answered_right": sum(1 for t in mine if t[0]["answerable"] and t[2]),
+                                 "unanswerable": sum(1 for t in mine if not t[0]["answerable"])}
     result = {**chosen, "answerable": sum(1 for r in rows if r["answerable"]),
               "unanswerable": sum(1 for r in rows if not r["answerable"]), "by_source": by_source,
               "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*"
-                      + (" + train/data/news/news-calibrate-*" if args.news or args.rows else ""),
+                      + (" + train/data/news/news-calibrate-*" if any(r["source"] == "news" for r in rows) else ""),
               "max_false_decline": MAX_FALSE_DECLINE}
     print(json.dumps(result, indent=2))
     if not args.no_write:
         (args.model / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
 
 if __name__ == "__main__":
     main()

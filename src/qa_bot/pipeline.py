@@ -19,7 +19,7 @@ from qa_bot import engines
 from qa_bot.cite import Judge, compose, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
-from qa_bot.engines.extractive import Selection, rerank, select
+from qa_bot.engines.extractive import Selection, rerank, select, support
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
@@ -265,7 +265,7 @@ class QABot:
             return self._read(text, text, since, until)
         if leans_on_conversation(text) == "pronoun":
             alone = self._read(text, text, since, until)
-            if _best(alone) >= self.threshold:
+            if support(alone.ranked) >= self.threshold:
                 return alone
         return self._read(text, query, since, until)
 
@@ -294,10 +294,7 @@ class QABot:
         chosen = select(read.ranked, calibration.threshold, margin=calibration.runner_up_margin)
         if chosen.abstained:
             return chosen
-        best = chosen.evidence[0]
-        # A number the question insists on must stand in the article that answers it.
-        same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == best.passage.source_id]
-        lost = missing_specifics(read.query, same)
+        lost = never_says(read, chosen.evidence[0].passage.source_id)
         if lost:
             return Selection((), True, chosen.support, f"the answering article never says {', '.join(lost)}")
         return chosen
@@ -400,7 +397,7 @@ class QABot:
             return
 
         started = time.perf_counter()
-        best = read.ranked[0][1].score if read.ranked else 0.0
+        best = support(read.ranked) if read.ranked else 0.0
         scores = {p.id: r.score for p, r in read.ranked}
         sources = [sentences(p, scores.get(p.id, 0.0)) for p in passages]
         pool = [ev for group in sources for ev in group]
@@ -436,9 +433,11 @@ def _date_range(since: object, until: object) -> tuple[str | None, str | None]:
     return first, last
 
 
-def _best(read: Read) -> float:
-    """The reader's best score over a read question's passages (what abstention is decided on)."""
-    return max((r.score for _, r in read.ranked), default=float("-inf"))
+def never_says(read: Read, source_id: str) -> list[str]:
+    """The years and numbers the question insists on that the article answering it never says (in the
+    read passages of that article or its title): the engine declines then."""
+    same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == source_id]
+    return missing_specifics(read.query, same)
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:

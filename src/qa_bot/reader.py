@@ -52,15 +52,11 @@ class Reading:
 @dataclass(frozen=True)
 class Calibration:
     """How the engine uses one reader's scores, set on data the reader never trained on (train/calibrate.py
-    writes <model>/calibration.json). A retrained reader's scores spread differently, so it brings its own.
+    writes <model>/calibration.json), so a retrained reader brings its own (README, *Models*).
 
-    threshold: abstain when the best passage scores under it.
-    retrieval_weight: a passage retrieval ranked low needs a higher reader score to come first (score less
-      weight * ln(1 + retrieval rank)). 0.5, the value before it was calibrated, was measured on the squad2
-      dev half: top-1 0.53 reader alone, 0.56 retrieval alone, 0.60 together.
-    runner_up_margin: passages whose score is within this margin of the best also answer (lists, facts
-      spread over articles). 3.0, the value before it was calibrated, was set on the seed sets (3.0 and 4
-      sentences answered 0.60 of the held-out seed questions, 1.5 and 3 answered 0.49).
+    threshold: abstain when the reader's best score over the candidates is under it.
+    retrieval_weight: the rerank orders passages by score less weight * ln(1 + retrieval rank).
+    runner_up_margin: passages scoring within this of the best also answer (lists, facts spread out).
     """
 
     threshold: float = 0.0  # 'a span beats no answer', until calibrated

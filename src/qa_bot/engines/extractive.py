@@ -12,7 +12,7 @@ from qa_bot.reader import Calibration, Reading
 from qa_bot.types import Passage
 
 MAX_SENTENCES = 4
-DEFAULT = Calibration()
+DEFAULT_CALIBRATION = Calibration()
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,23 @@ class Selection:
     reason: str = ""
 
 
+def rank_key(score: float, rank: int, weight: float) -> tuple[float, int]:
+    """Sort key of a passage in the rerank: the reader's score less weight * ln(1 + retrieval rank), ties
+    to retrieval's order."""
+    return -(score - weight * math.log1p(rank)), rank
+
+
 def rerank(passages: Sequence[Passage], readings: Sequence[Reading],
-           weight: float = DEFAULT.retrieval_weight) -> list[tuple[Passage, Reading]]:
-    """Passages (in retrieval's order) reordered by the reader's score, less weight * ln(1 + retrieval rank)."""
+           weight: float = DEFAULT_CALIBRATION.retrieval_weight) -> list[tuple[Passage, Reading]]:
+    """Passages (in retrieval's order) reordered by rank_key."""
     pairs = list(zip(passages, readings, strict=True))
-    order = sorted(range(len(pairs)), key=lambda i: (-(pairs[i][1].score - weight * math.log1p(i)), i))
+    order = sorted(range(len(pairs)), key=lambda i: rank_key(pairs[i][1].score, i, weight))
     return [pairs[i] for i in order]
+
+
+def support(ranked: Sequence[tuple[Passage, Reading]]) -> float:
+    """The reader's best score over the candidates: what abstention is decided on."""
+    return max((reading.score for _, reading in ranked), default=float("-inf"))
 
 
 def _repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
@@ -41,24 +52,22 @@ def _repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
 
 
 def select(ranked: Sequence[tuple[Passage, Reading]], threshold: float,
-           max_sentences: int = MAX_SENTENCES, margin: float = DEFAULT.runner_up_margin) -> Selection:
-    """The first passage's answer sentence, plus those of passages nearly as good as the reader's best.
-
-    The reader decides whether the passages answer at all: its best score over all of them, against the
-    threshold. The ranking (reader and retrieval together) decides which passage answers first."""
+           max_sentences: int = MAX_SENTENCES, margin: float = DEFAULT_CALIBRATION.runner_up_margin) -> Selection:
+    """Abstain when the reader's best score over the candidates is under threshold; else quote the first
+    passage of the ranking (its own score may be lower), and passages within margin of that best score."""
     if not ranked:
         return Selection((), True, 0.0, "nothing was retrieved")
     best_passage, best = ranked[0]
-    support = max(reading.score for _, reading in ranked)
-    if support < threshold or not best.has_span:
-        return Selection((), True, support, "the reader found no answer in the retrieved passages")
+    best_score = support(ranked)
+    if best_score < threshold or not best.has_span:
+        return Selection((), True, best_score, "the reader found no answer in the retrieved passages")
     chosen = [answer_sentence(best_passage, best)]
     for passage, reading in ranked[1:]:
         if len(chosen) >= max_sentences:
             break
-        if reading.score < max(threshold, support - margin):
+        if not reading.has_span or reading.score < max(threshold, best_score - margin):
             continue
         ev = answer_sentence(passage, reading)
         if not _repeats(ev, chosen):
             chosen.append(ev)
-    return Selection(tuple(chosen), False, support)
+    return Selection(tuple(chosen), False, best_score)
