@@ -27,14 +27,18 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from pairs import load_written
 from split import articles, news
+
+from qa_bot.engines.extractive import rank_key
+from qa_bot.reader import Calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / ".cache" / "calibration"
@@ -80,19 +84,25 @@ def _written_questions(rows: list[dict[str, Any]], files: dict[str, str], source
     return out
 
 
-# A row; the best score; whether the first passage is right; whether its article lacks specifics.
-Top = tuple[dict[str, Any], float, bool, bool]
+class Top(NamedTuple):
+    """One question as the engine decides it at some retrieval weight."""
+
+    row: dict[str, Any]
+    support: float  # the reader's best score over the passages
+    right: bool  # the passage ranked first holds the answer
+    lost: bool  # its article never says a year or number the question insists on
 
 
 def declined(tops: list[Top], threshold: float, answerable: bool) -> float:
     """The share declined at this threshold among the answerable questions whose first passage is right
-    (answerable=True), or among the unanswerable ones: under the threshold, or the first passage's article
-    never says a year or number the question insists on."""
-    if answerable:
-        group = [t for t in tops if t[0]["answerable"] and t[2]]
-    else:
-        group = [t for t in tops if not t[0]["answerable"]]
-    return sum(1 for _, score, _, lost in group if lost or score < threshold) / max(1, len(group))
+    (answerable=True), or among the unanswerable ones: under the threshold, or lost."""
+    group = [t for t in tops if (t.row["answerable"] and t.right if answerable else not t.row["answerable"])]
+    return sum(1 for t in group if t.lost or t.support < threshold) / max(1, len(group))
+
+
+def curve(tops: list[Top]) -> list[tuple[float, float, float]]:
+    """(threshold, right answers declined, unanswerable declined) at every threshold tried."""
+    return [(t, declined(tops, t, answerable=True), declined(tops, t, answerable=False)) for t in THRESHOLDS]
 
 
 WEIGHTS = [x / 8 for x in range(0, 33)]  # retrieval weights tried by --sweep-weight: 0 to 4
@@ -102,12 +112,10 @@ THRESHOLDS = [x / 4 for x in range(-24, 33)]  # thresholds tried: -6 to 8
 def top(row: dict[str, Any], weight: float) -> Top:
     """As the engine decides at this retrieval weight: the reader's best score over the passages, and for
     the passage its rerank puts first, whether it holds the answer and whether its article lacks specifics."""
-    from qa_bot.engines.extractive import rank_key
-
     if not row["passages"]:
-        return row, -99.0, False, False
+        return Top(row, -99.0, False, False)
     _, _, right, lost = min(row["passages"], key=lambda p: rank_key(p[0], p[1], weight))
-    return row, max(p[0] for p in row["passages"]), bool(right), bool(lost)
+    return Top(row, max(p[0] for p in row["passages"]), bool(right), bool(lost))
 
 
 def choose(rows: list[dict[str, Any]], weight: float | None = None,
@@ -120,19 +128,16 @@ def choose(rows: list[dict[str, Any]], weight: float | None = None,
 
     answerable = [r for r in rows if r["answerable"]]
     if weight is None:
-        weight = max(WEIGHTS, key=lambda w: (sum(top(r, w)[2] for r in answerable), -w))
+        weight = max(WEIGHTS, key=lambda w: (sum(top(r, w).right for r in answerable), -w))
     tops = [top(r, weight) for r in rows]
-    best: tuple[float, float, float] | None = None
-    for t in THRESHOLDS:
-        fd, dn = declined(tops, t, answerable=True), declined(tops, t, answerable=False)
-        if fd <= max_false_decline and (best is None or dn - fd > best[2] - best[1]):
-            best = (t, fd, dn)
-    if best is None:
+    allowed = [point for point in curve(tops) if point[1] <= max_false_decline]
+    if not allowed:
         raise SystemExit(f"no threshold declines at most {max_false_decline} of the right answers")
-    fit = LogisticRegression(C=1e6).fit(np.array([[t[1]] for t in tops]), np.array([t[2] for t in tops]))
+    best = max(allowed, key=lambda point: (point[2] - point[1], -point[0]))
+    fit = LogisticRegression(C=1e6).fit(np.array([[t.support] for t in tops]), np.array([t.right for t in tops]))
     return {"threshold": best[0], "false_decline": round(best[1], 4), "declined_unanswerable": round(best[2], 4),
             "retrieval_weight": weight, "slope": round(float(fit.coef_[0][0]), 4),
-            "first_right": round(sum(t[2] for t in tops if t[0]["answerable"]) / max(1, len(answerable)), 4)}
+            "first_right": round(sum(t.right for t in tops if t.row["answerable"]) / max(1, len(answerable)), 4)}
 
 
 def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
@@ -160,7 +165,6 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
 
 def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, Any]]:
     """Every calibration question asked through the real pipeline with abstention off: one row each."""
-    sys.path.insert(0, str(ROOT / "src"))
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
     from qa_bot.evidence import answer_sentence
@@ -175,12 +179,13 @@ def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, A
     for q in load_questions(qfile):
         read = bot._understand(q["question"], [])
         order = {p.id: i for i, p in enumerate(read.found.passages)}
+        lost = {sid: bool(never_says(read, sid)) for sid in {p.source_id for p, _ in read.ranked}}
         # Every passage the reader read: its score, retrieval's rank, whether its answer sentence holds
         # the answer, whether its article never says a number the question insists on; so the weight
         # and the threshold can be chosen (again) without asking.
         passages = [[round(r.score, 4), order[p.id],
                      bool(q["answerable"] and r.has_span and facts_ok(answer_sentence(p, r).text, q["facts"])),
-                     bool(never_says(read, p.source_id))]
+                     lost[p.source_id]]
                     for p, r in read.ranked]
         rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "source": q["source"],
                      "question": q["question"], "passages": passages})
@@ -199,8 +204,6 @@ def main() -> None:
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
     ap.add_argument("--rows", type=Path, help="choose again from the rows.jsonl of an earlier run, without asking")
     args = ap.parse_args()
-    from qa_bot.reader import Calibration
-
     if args.rows:
         rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
     else:
@@ -213,16 +216,16 @@ def main() -> None:
     print(f"retrieval weight {weight}: a right passage first for {chosen['first_right']:.3f} of the answerable")
     print("threshold  false-decline(right answers)  declined-unanswerable")
     tops = [top(r, weight) for r in rows]
-    for t in THRESHOLDS:
-        print(f"{t:9.2f}  {declined(tops, t, answerable=True):28.3f}  {declined(tops, t, answerable=False):21.3f}")
+    for t, fd, dn in curve(tops):
+        print(f"{t:9.2f}  {fd:28.3f}  {dn:21.3f}")
     by_source = {}
     for source in ("squad", "news"):
-        mine = [t for t in tops if t[0]["source"].startswith(source)]
+        mine = [t for t in tops if t.row["source"].startswith(source)]
         if mine:
             by_source[source] = {"false_decline": round(declined(mine, threshold, answerable=True), 4),
                                  "declined_unanswerable": round(declined(mine, threshold, answerable=False), 4),
-                                 "answered_right": sum(1 for t in mine if t[0]["answerable"] and t[2]),
-                                 "unanswerable": sum(1 for t in mine if not t[0]["answerable"])}
+                                 "answered_right": sum(1 for t in mine if t.row["answerable"] and t.right),
+                                 "unanswerable": sum(1 for t in mine if not t.row["answerable"])}
     result = {**chosen, "answerable": sum(1 for r in rows if r["answerable"]),
               "unanswerable": sum(1 for r in rows if not r["answerable"]), "by_source": by_source,
               "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*"

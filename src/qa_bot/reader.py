@@ -14,7 +14,7 @@ import shutil
 import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,8 +71,7 @@ class Calibration:
             return cls()
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{f: float(values[f]) for f in ("threshold", "retrieval_weight", "runner_up_margin")
-                          if f in values})
+            return cls(**{f.name: float(values[f.name]) for f in fields(cls) if f.name in values})
         except (ValueError, TypeError, AttributeError) as exc:
             raise ModelError(f"the evidence model's calibration {path} is unreadable ({exc}): run "
                              "`make train` to rebuild it") from exc
