@@ -12,7 +12,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from conftest import SEED_FILES, HashEmbeddings, file_text
 from qa_bot import engines
 from qa_bot.cite import compose, split_claims, verify
-from qa_bot.corpus import chunk, load_article
+from qa_bot.corpus import chunk, load_article, split_sentences
 from qa_bot.evidence import Evidence
 from qa_bot.types import Answer, Passage
 
@@ -269,6 +269,32 @@ def test_the_speaker_named_in_the_title_or_before_the_quote_is_credited() -> Non
     evs = general("Trade grew fast last year. She said exports doubled.", title="Interview with Anna Berg")
     assert verdict_on("Anna Berg said exports doubled.", evs, quote=1)[0]
     assert not verdict_on("Maria Olsen said exports doubled.", evs, quote=1)[0]
+
+
+def test_a_name_given_in_full_earlier_in_the_article_is_credited_by_its_last_word() -> None:
+    from qa_bot.cite import check_claim
+
+    article = ("Ambassador Maria Elena Ortiz opened the trade fair on Monday, joined by Nguyen Van An.\n"
+               "Later, according to Ortiz, exports to the region doubled last year.")
+    start = article.index("Later")
+    spans = tuple(split_sentences(article, start, len(article)))
+    p = Passage(text=article[start:], source_id="a.txt", title="Trade fair", start=start, end=len(article),
+                id="p2", sentences=spans)
+    evs = evidence_of(p)
+    emb = HashEmbeddings()
+    vectors = vectors_of(evs, emb)
+
+    def kept(claim: str, earlier: bool = True) -> bool:
+        got = check_claim(claim, evs, vectors[evs[0].key], vectors, None,
+                          (lambda sid, offset: article[:offset]) if earlier else None)
+        return got.kept
+
+    assert kept("According to Maria Elena Ortiz, exports to the region doubled last year.")
+    assert kept("According to Ambassador Maria Elena Ortiz, exports to the region doubled last year.")
+    assert not kept("According to Maria Elena Ortiz, exports to the region doubled last year.", earlier=False)
+    # a name the article never gave in full, or another person of the article, is not credited
+    assert not kept("According to Carmen Ortiz, exports to the region doubled last year.")
+    assert not kept("According to Nguyen Van An, exports to the region doubled last year.")
 
 
 def test_a_fragment_is_not_an_answer() -> None:

@@ -61,6 +61,20 @@ def test_positions_follow_articles_and_offsets() -> None:
     assert index.containing("zz", 0, 1) == []
     assert index.position("c", "a2", 0, 25) >= 0
     assert index.position("c", "a2", 0, 24) == -1
+    assert index.before("a1", 40) == ["b", "a"] and index.before("a1", 31) == ["b"] and index.before("zz", 9) == []
+
+
+def test_article_before_an_offset_is_read_from_the_store(settings: Settings, seeds_copy: Path,
+                                                         fake_embeddings: HashEmbeddings) -> None:
+    ingest([seeds_copy], settings=settings, embeddings=fake_embeddings)
+    article = next(p for p in sorted(seeds_copy.iterdir()) if p.suffix == ".txt")
+    text = article.read_text(encoding="utf-8")
+    index = Index(open_store(settings), fake_embeddings)
+    offset = len(text) // 2
+    before = index.article_before(article.name, offset)
+    sentence = next(s for s in text[:offset].split("\n") if len(s) > 40)
+    assert sentence[:40] in before
+    assert text[offset:].split("\n")[-1][-40:] not in before or text[offset:].split("\n")[-1][-40:] in text[:offset]
 
 
 def test_empty_index_answers_nothing(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -20,6 +20,9 @@ from qa_bot.types import Citation
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 MIN_SIMILARITY = 0.50  # calibrated on the claim fixtures of the dev question set (eval/questions.jsonl)
 RELATED_MARGIN = 0.15  # another quote lends a number or name only if it is this close to the claim
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+Earlier = Callable[[str, int], str]  # (source_id, offset) -> the article's text before that offset
 
 
 def citation(marker: int, ev: Evidence) -> Citation:
@@ -176,6 +179,27 @@ def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -
     return _name_found(name, words, names, initials, name in acronyms)
 
 
+def _named_in_full(missing: set[str], claim: str, credited: Callable[[str], bool], earlier: str) -> set[str]:
+    """Name words of the claim that the article gave in full before the quote, where the quote's context
+    gives the name's last word: 'Ambassador Dang Minh Khoi' early in an article, 'According to Khoi' in
+    the cited passage. A run of capitalised words of the claim that ends with that credited word and holds
+    the missing one, standing in the article before the quote, credits the missing word ('Dang Minh' but
+    never 'Nguyen' on the strength of another Nguyen)."""
+    article = f" {' '.join(tokens(earlier))} "
+    out: set[str] = set()
+    for run in _NAME_RUN.findall(claim):
+        words = [t for w in run.split() for t in tokens(w)]
+        for end, head in enumerate(words):
+            if head in missing or not credited(head):
+                continue
+            for start in range(end):
+                window = words[start : end + 1]
+                if set(window) & missing and f" {' '.join(window)} " in article:
+                    out |= set(window) & missing
+                    break
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def _context(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """A source text's words, name words and initials, read once however many names are checked in it."""
@@ -194,7 +218,7 @@ def _shown_by_article(sources: Sequence[Sequence[Evidence]]) -> dict[str, str]:
 
 def check_claim(
     text: str, cited: Sequence[Evidence], vector: np.ndarray, vectors: dict[tuple[str, int, int], np.ndarray],
-    shown: dict[str, str] | None = None,
+    shown: dict[str, str] | None = None, earlier: Earlier | None = None,
 ) -> Checked:
     """Keep a sentence only if its numbers and names are in the quotes and its meaning is close."""
     if not cited:
@@ -213,8 +237,12 @@ def check_claim(
     needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(best.passage.title)
     acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text)}
     shown = shown or {}
-    needed_names = {n for n in claim_names(text)
-                    if not _said_before(n, best, acronyms, shown.get(best.passage.source_id, ""))}
+    def said(name: str) -> bool:
+        return _said_before(name, best, acronyms, shown.get(best.passage.source_id, ""))
+
+    needed_names = {n for n in claim_names(text) if not said(n)}
+    if needed_names and earlier is not None:
+        needed_names -= _named_in_full(needed_names, text, said, earlier(best.passage.source_id, best.start))
     for ev in ordered[1:]:
         if not (needed_numbers or needed_names):
             break
@@ -282,13 +310,16 @@ def verify(
     embeddings: Embeddings,
     fallback_pool: Sequence[Evidence] = (),
     judge: Judge | None = None,
+    earlier: Earlier | None = None,
 ) -> tuple[str, tuple[Citation, ...], list[Checked]]:
     """Keep only supported sentences of an LLM draft; markers renumbered, quotes cut by offsets.
 
     ``sources[i]`` holds the sentences of source [i+1] shown to the model. A sentence without a
     valid marker is checked against the whole pool and kept only if some sentence supports it.
     With a judge (the trained claim checker), a sentence whose names and numbers stand in its quotes is
-    kept or removed by what the judge reads in the quotes, not by vector similarity alone.
+    kept or removed by what the judge reads in the quotes, not by vector similarity alone. With
+    ``earlier`` (an article's text before an offset), a name given in part near the quote counts in full
+    when the article named it so before ('Khoi' after 'Ambassador Dang Minh Khoi').
     """
     claims = split_claims(draft)
     if not claims:
@@ -301,9 +332,9 @@ def verify(
             checked.append(Checked(text, False, "a fragment, not a sentence"))
             continue
         cited = [ev for n in nums if 1 <= n <= len(sources) for ev in sources[n - 1]]
-        verdict = check_claim(text, cited, vec, vectors, shown)
+        verdict = check_claim(text, cited, vec, vectors, shown, earlier)
         if not verdict.kept and not nums and fallback_pool:
-            verdict = check_claim(text, list(fallback_pool), vec, vectors, shown)
+            verdict = check_claim(text, list(fallback_pool), vec, vectors, shown, earlier)
         checked.append(verdict)
     if judge is not None:
         checked = _judged(checked, judge)

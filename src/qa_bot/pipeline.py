@@ -407,7 +407,8 @@ class QABot:
             answer_text, cites, dropped = "", tuple[Citation, ...](), []
         else:
             vectors = self.index.sentence_vectors(passages)
-            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, pool, self.judge)
+            answer_text, cites, checked = verify(draft, sources, vectors, self.embeddings, pool, self.judge,
+                                                 self.index.article_before)
             dropped = [c for c in checked if not c.kept]
         timings["verify"] = time.perf_counter() - started
         if dropped:

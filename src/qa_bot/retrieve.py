@@ -167,6 +167,13 @@ class Index:
         entry = self._passages.get(pid)
         return entry[1] if entry is not None else None
 
+    def article_before(self, source_id: str, offset: int) -> str:
+        """The article's text before an offset, from its passages (overlapping windows joined as they
+        are: for finding words and phrases, not for quoting)."""
+        ids = self.snapshot().lexical.before(source_id, offset)
+        found = self.passages(ids)
+        return "\n".join(found[i].text[: max(0, offset - found[i].start)] for i in ids if i in found)
+
     def sentence_vectors(self, passages: Sequence[Passage]) -> dict[tuple[str, int, int], np.ndarray]:
         """Stored vectors of the passages' sentences, keyed (source_id, start, end); cached."""
         wanted: dict[str, tuple[str, int, int]] = {}
