@@ -297,6 +297,31 @@ def test_a_name_given_in_full_earlier_in_the_article_is_credited_by_its_last_wor
     assert not kept("According to Nguyen Van An, exports to the region doubled last year.")
 
 
+def test_a_claim_that_says_one_clause_of_a_long_sentence_is_kept_and_an_unrelated_one_is_not() -> None:
+    from qa_bot.cite import _clauses, check_claim
+
+    sentence = ("The mission voted on 96 resolutions and decisions, handled 15 urgent communications from "
+                "member states, reviewed the annual budget of the regional office in great detail, hosted "
+                "two visiting delegations from the northern provinces, signed three memoranda with partner "
+                "agencies on water management, and delivered nearly 150 speeches at "
+                "official sessions of the assembly.")
+    assert all(c in sentence for c in _clauses(sentence)) and _clauses("He left the room.") == []
+    evs = general(sentence)
+    emb = HashEmbeddings()
+    vectors = vectors_of(evs, emb)
+
+    def kept(claim: str, by_clause: bool = True) -> bool:
+        vector = np.asarray(emb.embed_query(claim), dtype=np.float32)
+        clauses = (lambda texts: np.asarray(emb.embed_documents(texts), dtype=np.float32)) if by_clause else None
+        return check_claim(claim, evs, vector, vectors, None, None, clauses).kept
+
+    claim = "It delivered nearly 150 speeches at official sessions of the assembly."
+    assert kept(claim)
+    assert not kept(claim, by_clause=False), "against the whole sentence, its meaning looks too far"
+    assert not kept("It delivered nearly 150 speeches praising the new trade agreement with neighbours.")
+    assert verify(f"{claim} [1]", [evs], vectors, emb)[2][0].kept, "verify compares clauses too"
+
+
 def test_a_fragment_is_not_an_answer() -> None:
     evs = general("The congress closed on Friday. Delegates praised the spirit of proactivity.")
     emb = HashEmbeddings()
