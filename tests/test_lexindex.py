@@ -74,7 +74,10 @@ def test_article_before_an_offset_is_read_from_the_store(settings: Settings, see
     before = index.article_before(article.name, offset)
     sentence = next(s for s in text[:offset].split("\n") if len(s) > 40)
     assert sentence[:40] in before
-    assert text[offset:].split("\n")[-1][-40:] not in before or text[offset:].split("\n")[-1][-40:] in text[:offset]
+    after = text[offset : offset + 40]
+    assert after not in before or after in text[:offset], "nothing from the offset on"
+    assert index.article_before(article.name, 0) == "" and index.article_before("no-such.txt", offset) == ""
+    assert len(index._passages) == 0, "read past retrieval's caches"
 
 
 def test_empty_index_answers_nothing(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ MIN_SIMILARITY = 0.50  # calibrated on the claim fixtures of the dev question se
 CLAUSE_SIMILARITY = 0.70  # the same fixtures: the highest gain in kept sentences that removes no fewer errors
 RELATED_MARGIN = 0.15  # another quote lends a number or name only if it is this close to the claim
 _NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
 Earlier = Callable[[str, int], str]  # (source_id, offset) -> the article's text before that offset
 
@@ -173,16 +174,20 @@ def _unbound_numbers(claim: str, quotes: Sequence[str]) -> set[str]:
     return out
 
 
-_CLAUSE = re.compile(r"\s*[,;:\u2013\u2014]\s+|\s+(?:and|but|while|which|who|as|after|before)\s+")
+_JOINING = r"(?:and|but|while|which|whereas|after|before)\s+"
+_CLAUSE = re.compile(rf"\s*[,;:\u2013\u2014]\s+(?:{_JOINING})?|\s+{_JOINING}", re.IGNORECASE)
+MAX_CLAUSES = 12  # of one sentence: its pieces are embedded beside the claim
 
 
 def _clauses(sentence: str) -> list[str]:
     """The sentence's clauses, cut at punctuation and joining words, and each run of two neighbouring
-    ones, as they stand in it; none for a sentence of one clause."""
+    ones, as they stand in it (pieces of two words or more, at most MAX_CLAUSES of them); none for a
+    sentence of one clause."""
     cuts = [0, *(x for m in _CLAUSE.finditer(sentence) for x in (m.start(), m.end())), len(sentence)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=True) if len(sentence[a:b].split()) >= 2]
     if len(spans) < 2:
         return []
+    spans = spans[:MAX_CLAUSES]
     return [sentence[a:b] for a, b in spans] + [sentence[a:d] for (a, _), (_, d) in itertools.pairwise(spans)]
 
 
@@ -194,24 +199,30 @@ def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -
     return _name_found(name, words, names, initials, name in acronyms)
 
 
-def _named_in_full(missing: set[str], claim: str, credited: Callable[[str], bool], earlier: str) -> set[str]:
-    """Name words of the claim that the article gave in full before the quote, where the quote's context
-    gives the name's last word: 'Ambassador Dang Minh Khoi' early in an article, 'According to Khoi' in
-    the cited passage. A run of capitalised words of the claim that ends with that credited word and holds
-    the missing one, standing in the article before the quote, credits the missing word ('Dang Minh' but
-    never 'Nguyen' on the strength of another Nguyen)."""
-    article = f" {' '.join(tokens(earlier))} "
-    out: set[str] = set()
+def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earlier: Callable[[], str]) -> set[str]:
+    """Name words of the claim that the article gave in full before the quote, where the source calls the
+    person by the name's last word: 'Ambassador Dang Minh Khoi' early in an article, 'According to Khoi'
+    in the cited passage. The last word must stand as a name (capitalised, the very word) where names
+    are credited (the title, the passage up to the quote, what the model was shown of the article), and
+    a run of the claim's capitalised words ending with it and holding the missing word must stand in one
+    sentence of the article before the quote. So never 'Nguyen Van An' on the strength of the word 'an'
+    nor 'Chinh' of 'China', nor 'Dang' on the strength of 'Minh'. ``earlier`` is read only when needed."""
+    heads = _context(ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown)[1]
+    runs = []
     for run in _NAME_RUN.findall(claim):
         words = [t for w in run.split() for t in tokens(w)]
-        for end, head in enumerate(words):
-            if head in missing or not credited(head):
-                continue
-            for start in range(end):
-                window = words[start : end + 1]
-                if set(window) & missing and f" {' '.join(window)} " in article:
-                    out |= set(window) & missing
-                    break
+        if len(words) > 1 and words[-1] in heads and words[-1] not in missing and set(words) & missing:
+            runs.append(words)
+    if not runs:
+        return set()
+    sentences = [f" {' '.join(tokens(piece))} " for piece in _SENTENCE_BREAK.split(earlier())]
+    out: set[str] = set()
+    for words in runs:
+        for start in range(len(words) - 1):
+            window = words[start:]
+            if set(window) & missing and any(f" {' '.join(window)} " in s for s in sentences):
+                out |= set(window) & missing
+                break
     return out
 
 
@@ -254,12 +265,11 @@ def check_claim(
     needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(best.passage.title)
     acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text)}
     shown = shown or {}
-    def said(name: str) -> bool:
-        return _said_before(name, best, acronyms, shown.get(best.passage.source_id, ""))
-
-    needed_names = {n for n in claim_names(text) if not said(n)}
+    needed_names = {n for n in claim_names(text)
+                    if not _said_before(n, best, acronyms, shown.get(best.passage.source_id, ""))}
     if needed_names and earlier is not None:
-        needed_names -= _named_in_full(needed_names, text, said, earlier(best.passage.source_id, best.start))
+        needed_names -= _named_in_full(needed_names, text, best, shown.get(best.passage.source_id, ""),
+                                       lambda: earlier(best.passage.source_id, best.start))
     for ev in ordered[1:]:
         if not (needed_numbers or needed_names):
             break
@@ -348,6 +358,8 @@ def verify(
         return "", (), []
     claim_vectors = np.asarray(embeddings.embed_documents([c for c, _ in claims]), dtype=np.float32)
     shown = _shown_by_article(sources)
+    if earlier is not None:
+        earlier = functools.lru_cache(maxsize=None)(earlier)  # once per article and offset in one draft
 
     def clauses(parts: list[str]) -> np.ndarray:
         return np.asarray(embeddings.embed_documents(parts), dtype=np.float32)
@@ -360,7 +372,7 @@ def verify(
         cited = [ev for n in nums if 1 <= n <= len(sources) for ev in sources[n - 1]]
         verdict = check_claim(text, cited, vec, vectors, shown, earlier, clauses)
         if not verdict.kept and not nums and fallback_pool:
-            verdict = check_claim(text, list(fallback_pool), vec, vectors, shown, earlier)
+            verdict = check_claim(text, list(fallback_pool), vec, vectors, shown, earlier, clauses)
         checked.append(verdict)
     if judge is not None:
         checked = _judged(checked, judge)

@@ -104,9 +104,8 @@ class LexicalIndex:
 
     def before(self, source_id: str, offset: int) -> list[str]:
         """Ids of the article's passages that begin before this offset, in the article's order."""
-        lo, hi = self._range(source_id)
-        hit = np.nonzero(self.start[lo:hi] < offset)[0]
-        return [self.id_at(lo + int(i)) for i in sorted(hit, key=lambda i: int(self.start[lo + int(i)]))]
+        lo, hi = self._range(source_id)  # rows are in (article, start) order
+        return [self.id_at(i) for i in range(lo, lo + int(np.count_nonzero(self.start[lo:hi] < offset)))]
 
     def position(self, passage_id: str, source_id: str, start: int, end: int) -> int:
         """Where a passage sits in the index; -1 if it is not there."""

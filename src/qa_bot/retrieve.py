@@ -86,6 +86,9 @@ class _LRU(OrderedDict[str, Any]):
             self.clear()
 
 
+ARTICLE_BEFORE_PASSAGES = 64  # how much of an article before a quote the claim check reads for names
+
+
 class Index:
     """The store as retrieval reads it: passages and vectors fetched on demand into bounded caches, the
     lexical index memory-mapped, and both reopened when an ingest changes the store's version."""
@@ -167,11 +170,20 @@ class Index:
         entry = self._passages.get(pid)
         return entry[1] if entry is not None else None
 
-    def article_before(self, source_id: str, offset: int) -> str:
-        """The article's text before an offset, from its passages (overlapping windows joined as they
-        are: for finding words and phrases, not for quoting)."""
-        ids = self.snapshot().lexical.before(source_id, offset)
-        found = self.passages(ids)
+    def article_before(self, source_id: str, offset: int, limit: int = ARTICLE_BEFORE_PASSAGES) -> str:
+        """The article's text before an offset, from its first ``limit`` passages (overlapping windows
+        joined by line breaks: for finding names, not for quoting); "" when the store cannot say. Read
+        without vectors and past the caches, which stay retrieval's."""
+        ids = self.snapshot().lexical.before(source_id, offset)[:limit]
+        if not ids:
+            return ""
+        try:
+            got = self.store.passages.get(ids=ids, include=["documents", "metadatas"])
+        except Exception as exc:  # the check goes on without it: a name then needs its quote's context
+            log.warning("cannot read article %s before offset %d: %s", source_id, offset, exc)
+            return ""
+        found = {pid: passage_from(pid, text, meta)
+                 for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
         return "\n".join(found[i].text[: max(0, offset - found[i].start)] for i in ids if i in found)
 
     def sentence_vectors(self, passages: Sequence[Passage]) -> dict[tuple[str, int, int], np.ndarray]:
