@@ -191,11 +191,16 @@ def _clauses(sentence: str) -> list[str]:
     return [sentence[a:b] for a, b in spans] + [sentence[a:d] for (a, _), (_, d) in itertools.pairwise(spans)]
 
 
+def _credited(ev: Evidence, shown: str) -> str:
+    """Where a name of a claim citing this quote counts: the article's title, the cited passage up to the
+    end of the quote, and what the model was shown of the same article."""
+    return ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
+
+
 def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -> bool:
     """A name counts if the title or the cited passage up to the quote states it ('According to Dang Minh
     Khoi, ...' when the quote says 'He'), or what the model was shown of the same article does."""
-    before = ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
-    words, names, initials = _context(before)
+    words, names, initials = _context(_credited(ev, shown))
     return _name_found(name, words, names, initials, name in acronyms)
 
 
@@ -207,7 +212,7 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
     a run of the claim's capitalised words ending with it and holding the missing word must stand in one
     sentence of the article before the quote. So never 'Nguyen Van An' on the strength of the word 'an'
     nor 'Chinh' of 'China', nor 'Dang' on the strength of 'Minh'. ``earlier`` is read only when needed."""
-    heads = _context(ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown)[1]
+    heads = _context(_credited(ev, shown))[1]
     runs = []
     for run in _NAME_RUN.findall(claim):
         words = [t for w in run.split() for t in tokens(w)]
@@ -265,10 +270,10 @@ def check_claim(
     needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(best.passage.title)
     acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text)}
     shown = shown or {}
-    needed_names = {n for n in claim_names(text)
-                    if not _said_before(n, best, acronyms, shown.get(best.passage.source_id, ""))}
+    shown_best = shown.get(best.passage.source_id, "")
+    needed_names = {n for n in claim_names(text) if not _said_before(n, best, acronyms, shown_best)}
     if needed_names and earlier is not None:
-        needed_names -= _named_in_full(needed_names, text, best, shown.get(best.passage.source_id, ""),
+        needed_names -= _named_in_full(needed_names, text, best, shown_best,
                                        lambda: earlier(best.passage.source_id, best.start))
     for ev in ordered[1:]:
         if not (needed_numbers or needed_names):
