@@ -61,7 +61,7 @@ train: $(STAMP)
 	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader
 
 # The experimental claim checker (QA_BOT_CLAIM_MODEL; no weights ship: README, *The claim check*), from
-# the reader, on the written claims of train/data/claims/, and its two thresholds. About 20 min.
+# the reader, on the written claims of train/data/claims/, and its two thresholds. About 25 min.
 train-claims: $(STAMP)
 	$(BIN)/python train/train_claims.py --init models/evidence-reader --out .cache/claim-checker
 	rm -rf .cache/claim-checker/checkpoints

@@ -445,11 +445,13 @@ def failures(outcomes: Sequence[Outcome], mode: str | None = None) -> str:
 
 
 @contextmanager
-def seed_bot() -> Iterator[QABot]:
-    """A QABot over a temp store built from seeds/ (real embeddings, trained reader)."""
+def seed_bot(claim_model: Path | None = None) -> Iterator[QABot]:
+    """A QABot over a temp store built from seeds/ (real embeddings, trained reader; with claim_model, the
+    trained claim checker judges the drafts too)."""
     tmp = Path(tempfile.mkdtemp(prefix="claims-"))
     try:
-        settings = Settings.from_env(env={}, store_dir=tmp / "store", seeds_dir=ROOT / "seeds")
+        settings = Settings.from_env(env={}, store_dir=tmp / "store", seeds_dir=ROOT / "seeds",
+                                     claim_model=claim_model)
         bot = QABot(settings)
         bot.ensure_store()
         yield bot
@@ -466,13 +468,15 @@ def main() -> None:
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
     parser.add_argument("--json", type=Path, help="write the figures and every outcome here")
     parser.add_argument("--verbose", action="store_true", help="list removed correct sentences and kept errors")
+    parser.add_argument("--claim-model", type=Path, help="a trained claim checker to judge the drafts too "
+                        "(QA_BOT_CLAIM_MODEL; default: none, the rules alone)")
     args = parser.parse_args()
 
     wanted = {i for i in args.ids.split(",") if i}
     sets = {i for i in args.sets.split(",") if i}
     cases = [c for c in load_cases(args.fixture) if (not wanted or c.id in wanted) and (not sets or c.set in sets)]
     modes = [m for m in args.modes.split(",") if m]
-    with seed_bot() as bot:
+    with seed_bot(args.claim_model) as bot:
         started = time.perf_counter()
         outcomes = run(bot, cases, modes, progress=True)
         elapsed = time.perf_counter() - started

@@ -68,13 +68,19 @@ def test_written_claims_are_verbatim_and_labelled() -> None:
     sys.path.insert(0, str(ROOT / "train"))
     from train_claims import HELD_OUT, load, pairs
 
-    rows = load("abcdefgh")
+    letters = "abcdefghijklmn"
+    rows = load(letters)
     assert rows, "no written claims found"
+    assert {r["paragraph_id"] for r in load(HELD_OUT)} and set(HELD_OUT) <= set(letters)
     assert all(r["evidence"] in r["context"] and r["supported"] == (r["how"] == "paraphrase") for r in rows)
-    made = pairs([r for r in rows if r["paragraph_id"]], seed=1)
-    assert {k for *_, k in made} >= {"paraphrase", "relation", "other-sentence"}
+    assert all(r["claim"] != r["evidence"] for r in rows)
+    made = pairs(rows, seed=1)
+    assert {k for *_, k in made} >= {"paraphrase", "relation", "relation-mirrored", "other-sentence"}
     assert all(label == 0.0 for _, _, label, kind in made if kind != "paraphrase")
-    assert HELD_OUT in "abcdefgh"
+    changed = {(r["evidence"], r["claim"]) for r in rows if r["how"] == "relation"}
+    mirrored = [(q, c) for q, c, _, kind in made if kind == "relation-mirrored"]
+    assert len(mirrored) == len(changed) and all((c, q) in changed for q, c in mirrored)
+    assert not any(kind == "relation-mirrored" for *_, kind in pairs(rows, seed=1, mirror=False))
 
 
 def test_missing_claim_checker_names_make_train(tmp_path: Path) -> None:
