@@ -136,14 +136,17 @@ def main() -> None:
     trainer.train()
     scores = (model.predict([(p[0], p[1]) for p in held], batch_size=64, activation_fn=torch.nn.Identity())
               if held else [])
-    labels = [p[2] for p in held]
     by_kind: dict[str, list[float]] = {}
     for p, s in zip(held, scores, strict=True):
         by_kind.setdefault(p[3], []).append(float(s))
-    auc = roc_auc_score(labels, scores) if 0 < sum(labels) < len(labels) else float("nan")
-    rel = [(p[2], float(s)) for p, s in zip(held, scores, strict=True) if p[3] in ("paraphrase", "relation")]
-    rel_auc = (roc_auc_score([y for y, _ in rel], [s for _, s in rel])
-               if 0 < sum(y for y, _ in rel) < len(rel) else float("nan"))
+
+    def auc_of(kinds_read: set[str] | None = None) -> float:
+        """AUC over the held-out pairs (of these kinds only); nan when one label is missing."""
+        got = [(p[2], float(s)) for p, s in zip(held, scores, strict=True) if kinds_read is None or p[3] in kinds_read]
+        ys = [y for y, _ in got]
+        return roc_auc_score(ys, [s for _, s in got]) if 0 < sum(ys) < len(ys) else float("nan")
+
+    auc, rel_auc = auc_of(), auc_of({"paraphrase", "relation"})
     model.model.to(torch.float16)
     card = out / "README.md"  # the project's model card, not the library's generated one
     kept_card = card.read_text(encoding="utf-8") if card.is_file() else None
