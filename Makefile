@@ -51,7 +51,8 @@ test: $(STAMP) browser-deps
 # Train the evidence reader from SQuAD 1.1 train (train/data/) and calibrate how its scores are used.
 # Two stages of 30k examples each (the second from the first, on another sample at half the rate), then
 # the abstention threshold and the rerank's retrieval weight, on held-out SQuAD articles and the written
-# news articles kept for calibration. About 70 min on this 2-core machine.
+# news articles kept for calibration; for the onnx-int8 backend (its own scores) also when the reader
+# may stop reading candidates. About 75 min on this 2-core machine.
 train: $(STAMP)
 	$(BIN)/python train/train_reader.py --examples $(READER_EXAMPLES) --bf16 --lr 1e-4 --seed 13 --out .cache/reader-stage1
 	rm -rf .cache/reader-stage1/checkpoints
@@ -59,6 +60,7 @@ train: $(STAMP)
 	  --init .cache/reader-stage1 --out models/evidence-reader
 	rm -rf models/evidence-reader/checkpoints
 	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader
+	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader --backend onnx-int8 --stages
 
 # The experimental claim checker (QA_BOT_CLAIM_MODEL; no weights ship: README, *The claim check*), from
 # the reader, on the written claims of train/data/claims/, and its two thresholds. About 25 min.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from qa_bot.engines.extractive import rerank, select
+from qa_bot.engines.extractive import read_in_stages, rerank, select
 from qa_bot.errors import ModelError
 from qa_bot.evidence import answer_sentence, complete_span, missing_specifics, names_in, numbers_in
-from qa_bot.reader import Calibration, Reading
+from qa_bot.reader import NO_SPAN, Calibration, Reading
 from qa_bot.types import Passage
 
 TEXT = "Microsoft was founded in 1975. It was founded by Bill Gates and Paul Allen. Its home is Redmond."
@@ -122,9 +125,76 @@ def test_a_readers_calibration_file_sets_how_its_scores_are_used(tmp_path: Path)
     assert Calibration.of(tmp_path) == Calibration(-1.3, 2.0, 2.5)
     (tmp_path / "calibration.json").write_text(json.dumps({"threshold": -0.25}))  # an older file: the rest default
     assert Calibration.of(tmp_path) == Calibration(threshold=-0.25)
+    (tmp_path / "calibration-onnx-int8.json").write_text(json.dumps({"threshold": 0.5, "read_first": 8,
+                                                                     "stop_score": 4.0}))
+    assert Calibration.of(tmp_path, "onnx-int8") == Calibration(threshold=0.5, read_first=8, stop_score=4.0)
+    assert Calibration.of(tmp_path, "torch") == Calibration(threshold=-0.25)  # a backend's own file, else the common
     (tmp_path / "calibration.json").write_text('{"threshold": ')
     with pytest.raises(ModelError, match="make train"):
         Calibration.of(tmp_path)
+
+
+class Scripted:
+    """A reader whose scores are given per context (its text); it records what it was asked to read."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores, self.asked = scores, []  # type: list[list[str]]
+
+    def read(self, question: str, contexts: Sequence[str]) -> list[Reading]:
+        self.asked.append(list(contexts))
+        return [Reading(self.scores[c], 0, 1) for c in contexts]
+
+
+STAGED = Calibration(threshold=0.0, retrieval_weight=1.0, read_first=3, stop_score=4.0)
+
+
+def test_a_sure_answer_among_the_first_candidates_leaves_the_rest_unread() -> None:
+    contexts = [f"c{i}" for i in range(8)]
+    reader = Scripted({c: 1.0 for c in contexts} | {"c0": 3.5})
+    readings = read_in_stages(reader, "q", contexts, STAGED)
+    # c0's rank key 3.5 plus ln(1 + 3) reaches 4.0: no unread candidate under a score of 4 can come first
+    assert reader.asked == [["c0", "c1", "c2"]]
+    assert [r.score for r in readings] == [3.5, 1.0, 1.0] + [NO_SPAN] * 5 and not readings[5].has_span
+    ranked = rerank([passage(source=c) for c in contexts], readings, STAGED.retrieval_weight)
+    assert [p.source_id for p, _ in ranked][3:] == contexts[3:]  # unread: after the read, in retrieval's order
+
+
+def test_an_unsure_best_or_a_decline_reads_every_candidate() -> None:
+    contexts = [f"c{i}" for i in range(8)]
+    unsure = Scripted({c: 1.0 for c in contexts} | {"c6": 5.0})
+    readings = read_in_stages(unsure, "q", contexts, STAGED)  # 1.0 + ln 4 < 4.0: c6 could still come first
+    assert unsure.asked == [contexts[:3], contexts[3:]]
+    assert rerank([passage(source=c) for c in contexts], readings, 1.0)[0][0].source_id == "c6"
+    # a best score that clears the stop but not the threshold would decline: every candidate is read
+    declining = Scripted({c: -1.0 for c in contexts})
+    assert len(read_in_stages(declining, "q", contexts, replace(STAGED, threshold=-0.5, stop_score=0.0))) == 8
+    assert len(declining.asked) == 2
+
+
+def test_reading_in_stages_off_or_too_few_candidates_reads_once() -> None:
+    contexts = [f"c{i}" for i in range(5)]
+    scores = {c: 9.0 for c in contexts}
+    for calibration, first, n in ((STAGED, 0, 5), (Calibration(), None, 5), (STAGED, 5, 5), (STAGED, None, 3)):
+        reader = Scripted(scores)
+        assert len(read_in_stages(reader, "q", contexts[:n], calibration, first)) == n
+        assert reader.asked == [contexts[:n]]
+
+
+def test_stopping_early_never_changes_the_passage_ranked_first_when_no_score_passes_the_stop() -> None:
+    rng = random.Random(7)
+    stopped = 0
+    for _ in range(500):
+        n = rng.randint(4, 20)
+        contexts = [f"c{i}" for i in range(n)]
+        scores = {c: rng.uniform(-6.0, STAGED.stop_score) for c in contexts}
+        staged = read_in_stages(Scripted(scores), "q", contexts, STAGED)
+        full = Scripted(scores).read("q", contexts)
+        passages = [passage(source=c) for c in contexts]
+        stopped += staged[-1].score == NO_SPAN
+        ranked, every = rerank(passages, staged, 1.0), rerank(passages, full, 1.0)
+        assert ranked[0][0].source_id == every[0][0].source_id
+        assert select(ranked, 0.0).abstained == select(every, 0.0).abstained
+    assert stopped > 50  # the rule did stop early, often
 
 
 def test_specifics_the_question_insists_on() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from conftest import file_text
 from qa_bot.errors import InvalidQuestionError
 from qa_bot.pipeline import QABot, clean_question
+from qa_bot.reader import Reading
 from qa_bot.types import Answer
 
 MARKERS = re.compile(r"\[(\d+)\]")
@@ -150,6 +152,36 @@ def test_answerable_question_cites_the_right_article(real_bot: QABot) -> None:
     assert answer.backend == "extractive"
     assert set(answer.timings) >= {"retrieve"}
     assert_grounded(answer)
+
+
+@pytest.mark.integration
+def test_reading_in_stages_gives_the_answers_of_reading_every_candidate(real_bot: QABot) -> None:
+    """The onnx-int8 reader's calibration reads the first candidates and stops when it is sure: the same
+    passage quoted first (and the answer leading with its span), the same abstentions, fewer passages read.
+    (Runners-up quoted after the first may differ: a later candidate left unread is not added.)"""
+    settings = real_bot.settings.replace(reader_backend="onnx-int8")
+    reader = QABot(settings, embeddings=real_bot.embeddings).reader
+    assert reader.calibration.read_first > 0
+
+    class Counting:
+        calibration, threshold, read_count = reader.calibration, reader.threshold, 0
+
+        def read(self, question: str, contexts: Sequence[str]) -> list[Reading]:
+            Counting.read_count += len(contexts)
+            return reader.read(question, contexts)
+
+    counting = Counting()
+    staged = QABot(settings, embeddings=real_bot.embeddings, reader=counting)  # type: ignore[arg-type]
+    every = QABot(settings.replace(reader_first=0), embeddings=real_bot.embeddings, reader=reader)
+    questions = ["Who heads Vietnam's Permanent Mission to the UN in Geneva?",
+                 "How many delegates attended the congress?", "What is the population of Hanoi?",
+                 "Who won the 2022 FIFA World Cup?", "When did the congress open?"]
+    for question in questions:
+        a, b = staged.ask(question), every.ask(question)
+        assert a.abstained == b.abstained
+        assert [c.quote for c in a.citations[:1]] == [c.quote for c in b.citations[:1]]
+        assert a.text.split("[1]")[0] == b.text.split("[1]")[0]
+    assert counting.read_count < len(questions) * staged.settings.candidates
 
 
 @pytest.mark.integration

@@ -12,9 +12,14 @@ With --sweep-weight the retrieval weight of the engine's rerank is chosen here t
 right passage first most often) and written beside the threshold; by default the engine's stays.
 
     python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news] [--sweep-weight]
+    python train/calibrate.py --news --sweep-weight --backend onnx-int8 --stages
     python train/calibrate.py --rows .cache/calibration/rows.jsonl --no-write --sweep-weight
 
-Writes <model>/calibration.json and prints the sweep. The outside-dev corpora are not used here.
+Writes <model>/calibration.json (calibration-<backend>.json for another backend: its scores differ) and
+prints the sweep. With --stages it also chooses when the reader may stop reading candidates
+(engines.extractive.read_in_stages): the fewest candidates read while no question gets another passage
+ranked first and at most MAX_STAGE_LOSS of the answerable ones lose a right passage shown or quoted.
+The outside-dev corpora are not used here.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from pairs import load_written
 from split import articles, news
 
+from qa_bot.config import READER_BACKENDS
 from qa_bot.engines.extractive import rank_key
-from qa_bot.reader import Calibration
+from qa_bot.reader import NO_SPAN, Calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / ".cache" / "calibration"
@@ -140,6 +146,64 @@ def choose(rows: list[dict[str, Any]], weight: float | None = None,
             "first_right": round(sum(t.right for t in tops if t.row["answerable"]) / max(1, len(answerable)), 4)}
 
 
+STAGE_FIRSTS = list(range(2, 11))  # candidates read first, tried by choose_stages
+STOP_SCORES = [x / 2 for x in range(0, 21)]  # stop scores tried: 0 to 10
+MAX_STAGE_LOSS = 0.005  # of the answerable questions, at most this share may lose a right passage shown
+
+
+def _shown(passages: list[list[Any]], weight: float, threshold: float, margin: float) -> tuple[int, bool, bool]:
+    """The retrieval rank of the passage ranked first; is a right passage in the top 5 (the sources shown),
+    and among the passages the answer quotes?"""
+    ranked = sorted(passages, key=lambda p: rank_key(p[0], p[1], weight))
+    best = max(p[0] for p in passages)
+    said = [ranked[0], *[p for p in ranked[1:] if p[0] >= max(threshold, best - margin)][:3]]
+    return int(ranked[0][1]), any(p[2] for p in ranked[:5]), any(p[2] for p in said)
+
+
+def stages(rows: list[dict[str, Any]], first: int, stop_score: float, weight: float,
+           threshold: float) -> tuple[float, list[int]]:
+    """As engines.extractive.read_in_stages decides: the share of candidates read, how many questions get
+    another passage ranked first, and how many answerable ones lose a right passage from the top 5 and from
+    the passages quoted."""
+    margin = Calibration().runner_up_margin
+    read = total = 0
+    change = [0, 0, 0]
+    for row in rows:
+        passages = row["passages"]
+        total += len(passages)
+        head = [p for p in passages if p[1] < first]
+        stop = (len(passages) > first and bool(head) and max(p[0] for p in head) >= threshold
+                and max(p[0] - weight * np.log1p(p[1]) for p in head) + weight * np.log1p(first) >= stop_score)
+        read += first if stop else len(passages)
+        if stop:
+            cut = head + [[NO_SPAN, p[1], False, p[3]] for p in passages if p[1] >= first]
+            now, full = _shown(cut, weight, threshold, margin), _shown(passages, weight, threshold, margin)
+            change[0] += now[0] != full[0]
+            if row["answerable"]:
+                change[1] += full[1] and not now[1]
+                change[2] += full[2] and not now[2]
+    return read / max(1, total), change
+
+
+def choose_stages(rows: list[dict[str, Any]], weight: float, threshold: float,
+                  max_loss: float = MAX_STAGE_LOSS) -> dict[str, Any]:
+    """The read_first and stop_score that read the fewest candidates while no question gets another passage
+    ranked first and at most max_loss of the answerable ones lose a right passage from the top 5 or from
+    the passages quoted."""
+    answerable = max(1, sum(1 for r in rows if r["answerable"]))
+    best: tuple[float, int, float, list[int]] = (1.0, 0, 0.0, [0, 0, 0])
+    for first in STAGE_FIRSTS:
+        for stop_score in STOP_SCORES:
+            share, change = stages(rows, first, stop_score, weight, threshold)
+            if change[0] == 0 and max(change[1:]) <= max_loss * answerable and share < best[0]:
+                best = (share, first, stop_score, change)
+    share, first, stop_score, change = best
+    return {"read_first": first, "stop_score": stop_score, "read_share": round(share, 4),
+            "stage_change": dict(zip(("first_changed", "right_lost_from_top5", "right_lost_from_quotes"), change,
+                                     strict=True)),
+            "max_stage_loss": max_loss}
+
+
 def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> tuple[Path, Path]:
     """The calibration articles as text files and a question file in the project format: a fixed sample of
     the SQuAD articles' questions, the questions written for them, and (with_news) the written news
@@ -163,7 +227,7 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
     return folder, qfile
 
 
-def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, Any]]:
+def ask_all(model: Path, n_answerable: int, with_news: bool, backend: str = "torch") -> list[dict[str, Any]]:
     """Every calibration question asked through the real pipeline with abstention off: one row each."""
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
@@ -171,7 +235,9 @@ def ask_all(model: Path, n_answerable: int, with_news: bool) -> list[dict[str, A
     from qa_bot.pipeline import QABot, never_says
 
     folder, qfile = build_corpus(n_answerable, with_news=with_news)
-    settings = corpus_settings(Settings.from_env(reader_model=model, reader_threshold=-1000.0), folder)
+    # Abstention off and every candidate read (no early stop), so the rows hold every passage's score.
+    settings = corpus_settings(Settings.from_env(reader_model=model, reader_threshold=-1000.0, reader_first=0,
+                                                 reader_backend=backend), folder)
     bot = QABot(settings)
     bot.ingest([folder])
     rows = []
@@ -203,17 +269,26 @@ def main() -> None:
     ap.add_argument("--sweep-weight", action="store_true",
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
     ap.add_argument("--rows", type=Path, help="choose again from the rows.jsonl of an earlier run, without asking")
+    ap.add_argument("--backend", default="torch", choices=READER_BACKENDS,
+                    help="the reader backend whose scores are calibrated: torch writes calibration.json, another "
+                         "calibration-<backend>.json")
+    ap.add_argument("--stages", action="store_true",
+                    help="also choose when the reader may stop reading candidates (read_first, stop_score)")
     args = ap.parse_args()
     if args.rows:
         rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
     else:
-        rows = ask_all(args.model, args.answerable, args.news)
+        rows = ask_all(args.model, args.answerable, args.news, args.backend)
         (CORPUS / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     chosen = choose(rows, None if args.sweep_weight else Calibration().retrieval_weight)
     weight, threshold = chosen["retrieval_weight"], chosen["threshold"]
     if not args.sweep_weight:
         del chosen["retrieval_weight"]  # the engine's default stays the reader's
     print(f"retrieval weight {weight}: a right passage first for {chosen['first_right']:.3f} of the answerable")
+    if args.stages:
+        chosen |= choose_stages(rows, weight, threshold)
+        print(f"read {chosen['read_first']} candidates first, stop at {chosen['stop_score']}: "
+              f"{chosen['read_share']:.3f} of the candidates read; {chosen['stage_change']}")
     print("threshold  false-decline(right answers)  declined-unanswerable")
     tops = [top(r, weight) for r in rows]
     for t, fd, dn in curve(tops):
@@ -230,10 +305,11 @@ def main() -> None:
               "unanswerable": sum(1 for r in rows if not r["answerable"]), "by_source": by_source,
               "data": "SQuAD 1.1 train, calibration articles (train/split.py) + train/data/written/*calibrate*"
                       + (" + train/data/news/news-calibrate-*" if any(r["source"] == "news" for r in rows) else ""),
-              "max_false_decline": MAX_FALSE_DECLINE}
+              "max_false_decline": MAX_FALSE_DECLINE, "backend": args.backend}
     print(json.dumps(result, indent=2))
     if not args.no_write:
-        (args.model / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        name = "calibration.json" if args.backend == "torch" else f"calibration-{args.backend}.json"
+        (args.model / name).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

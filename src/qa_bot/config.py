@@ -76,6 +76,9 @@ class Settings:
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
     sentence_search: bool = True  # also search single sentences' vectors (small-to-big); holds their index in memory
     reader_window: int = 0  # read only this many sentences of each candidate (0: the whole passage)
+    # read this many candidates first, the rest only when one could still rank first (None: the reader's
+    # calibration; 0: read every candidate)
+    reader_first: int | None = None
     fetch_timeout: float = 15.0  # seconds to fetch one link, redirects included
     fetch_allow_private: bool = False  # let links reach loopback, private and link-local addresses
     index_dir: Path | None = None  # the lexical index; default beside an embedded store, .cache/index for a server
@@ -128,6 +131,7 @@ class Settings:
             "PORT": "port",
             "CANDIDATES": "candidates",
             "READER_WINDOW": "reader_window",
+            "READER_FIRST": "reader_first",
         }
         for var, attr in ints.items():
             if (raw := get(var)) is not None:
@@ -167,6 +171,8 @@ class Settings:
             raise ConfigError("passage_sentences must be >= 1 and passage_overlap below it")
         if not self.k <= self.candidates <= 200:
             raise ConfigError(f"candidates must be between k ({self.k}) and 200, got {self.candidates}")
+        if self.reader_first is not None and self.reader_first < 0:
+            raise ConfigError(f"reader_first (QA_BOT_READER_FIRST) must be 0 or more, got {self.reader_first}")
         if self.max_question_chars < 10:
             raise ConfigError("max_question_chars must be at least 10")
         if self.llm_timeout <= 0:

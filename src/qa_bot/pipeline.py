@@ -19,7 +19,7 @@ from qa_bot import engines
 from qa_bot.cite import Judge, compose, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
-from qa_bot.engines.extractive import Selection, rerank, select, support
+from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select, support
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
@@ -214,7 +214,8 @@ class QABot:
         found = search(self.index, query, self.settings.candidates, since=since, until=until,
                        sentence_level=self.settings.sentence_search)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
-        readings = self.reader.read(query, [text for _, text in windows])
+        readings = read_in_stages(self.reader, query, [text for _, text in windows], self.calibration,
+                                  self.settings.reader_first)
         # Spans are read inside each window; the Reading is given relative to its passage.
         readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
                     for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]

@@ -33,6 +33,7 @@ MAX_QUESTION_TOKENS = 64
 READER_EXPORT_VERSION = 1
 READER_ONNX_FILE = "model_int8.onnx"
 READER_BACKEND_HINT = "set QA_BOT_READER_BACKEND=torch"
+NO_SPAN = -99.0  # the score of a context with no span to read, or left unread (extractive.read_in_stages)
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,24 @@ class Calibration:
     threshold: abstain when the reader's best score over the candidates is under it.
     retrieval_weight: the rerank orders passages by score less weight * ln(1 + retrieval rank).
     runner_up_margin: passages scoring within this of the best also answer (lists, facts spread out).
+    read_first, stop_score: the reader reads retrieval's first read_first candidates, and the rest only
+        when one of them could still be ranked first: when it would need a score above stop_score to
+        overtake the best one read (0: read every candidate; engines.extractive.read_in_stages).
     """
 
     threshold: float = 0.0  # 'a span beats no answer', until calibrated
     retrieval_weight: float = 0.5
     runner_up_margin: float = 3.0
+    read_first: float = 0.0
+    stop_score: float = 0.0
 
     @classmethod
-    def of(cls, folder: Path) -> Calibration:
-        """The reader folder's calibration.json; the defaults for what it does not set."""
-        path = folder / "calibration.json"
+    def of(cls, folder: Path, backend: str = "torch") -> Calibration:
+        """The reader folder's calibration for a backend: calibration-<backend>.json where the backend's
+        scores were calibrated apart, else calibration.json; the defaults for what it does not set."""
+        path = folder / f"calibration-{backend}.json"
+        if not path.is_file():
+            path = folder / "calibration.json"
         if not path.is_file():
             return cls()
         try:
@@ -84,7 +93,12 @@ class Reader(Protocol):
 
 
 class TrainedReader:
-    """The project's trained reader, loaded once; int8 dynamic quantization on CPU (measured faster)."""
+    """The project's trained reader, loaded once; int8 dynamic quantization on CPU (measured faster).
+
+    It reads batches of similar length. Known flaw: dynamic quantization scales activations per batch, so a
+    passage's score moves with what it is read with (up to 3.6 logits, measured on seed questions).
+    Reading one at a time fixes that but moves every score, and the figures the gates hold were measured
+    this way (README, *The reader on ONNX Runtime*); the onnx-int8 backend reads one at a time."""
 
     def __init__(self, path: str | Path = DEFAULT_READER, *, max_length: int = 256, stride: int = 64,
                  batch_size: int = 16, quantize: bool = True) -> None:
@@ -165,7 +179,7 @@ def _best_per_context(readings: Sequence[Reading], owners: Sequence[int], n: int
         current = best[i]
         if current is None or reading.score > current.score:
             best[i] = reading
-    return [r if r is not None else Reading(-99.0) for r in best]
+    return [r if r is not None else Reading(NO_SPAN) for r in best]
 
 
 def _decode(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, offsets: np.ndarray, top: int = 20) -> Reading:
@@ -173,7 +187,7 @@ def _decode(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, offsets: np.nda
     null = float(start[0] + end[0])
     idx = np.flatnonzero(ctx)
     if idx.size == 0:
-        return Reading(-99.0)
+        return Reading(NO_SPAN)
     s_idx = idx[np.argsort(-start[idx])[:top]]
     e_idx = idx[np.argsort(-end[idx])[:top]]
     best, span = -np.inf, (-1, -1)
@@ -182,7 +196,7 @@ def _decode(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, offsets: np.nda
             if s <= e < s + MAX_ANSWER_TOKENS and start[s] + end[e] > best:
                 best, span = float(start[s] + end[e]), (int(s), int(e))
     if span[0] < 0:
-        return Reading(-99.0)
+        return Reading(NO_SPAN)
     return Reading(round(best - null, 4), int(offsets[span[0]][0]), int(offsets[span[1]][1]))
 
 
@@ -290,11 +304,13 @@ class OnnxReader:
     """The trained reader's int8 ONNX export on ONNX Runtime, tokenised with `tokenizers` alone.
 
     Reads as TrainedReader does (same windows, same decoding, same calibration file) but never imports
-    torch or transformers once the export exists; the first use exports it (torch, once).
+    torch or transformers once the export exists; the first use exports it (torch, once). One window at a
+    time (batch_size 1): a passage's score is its own, not moved by what it is read with (in batches of 16
+    it moved by up to 2.7 logits), and here it is faster too (20 seed passages: 159 ms p50 against 236 ms).
     """
 
     def __init__(self, path: str | Path = DEFAULT_READER, *, cache_dir: str | Path = ".cache/embeddings",
-                 max_length: int = 256, stride: int = 64, batch_size: int = 16) -> None:
+                 max_length: int = 256, stride: int = 64, batch_size: int = 1) -> None:
         self.path = Path(path)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
         self._lock = threading.Lock()
@@ -331,7 +347,7 @@ class OnnxReader:
         card = self.path / "training.json"
         if card.is_file():
             self.meta = json.loads(card.read_text(encoding="utf-8"))
-        self.calibration = Calibration.of(self.path)  # the torch reader's file (scores measured close)
+        self.calibration = Calibration.of(self.path, "onnx-int8")  # its own: its scores differ from torch's
         self.threshold = self.calibration.threshold
 
     @staticmethod
@@ -340,6 +356,9 @@ class OnnxReader:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning for more work: spinning took the CPU from the embedding
+        # model and Chroma in the same process (bare search p50 17 -> 24 ms beside it, measured).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
     def windows(self, question: str, contexts: Sequence[str]) -> tuple[list[Any], list[int]]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_bot.evidence import Evidence, answer_sentence
-from qa_bot.reader import Calibration, Reading
+from qa_bot.reader import NO_SPAN, Calibration, Reader, Reading
 from qa_bot.types import Passage
 
 MAX_SENTENCES = 4
@@ -37,6 +37,29 @@ def rerank(passages: Sequence[Passage], readings: Sequence[Reading],
     pairs = list(zip(passages, readings, strict=True))
     order = sorted(range(len(pairs)), key=lambda i: rank_key(pairs[i][1].score, i, weight))
     return [pairs[i] for i in order]
+
+
+def read_in_stages(reader: Reader, question: str, contexts: Sequence[str], calibration: Calibration,
+                   first: int | None = None) -> list[Reading]:
+    """The reader's Reading of each context (in retrieval's order), reading the first `first` (default the
+    calibration's read_first; 0 reads all) and the rest only when one of them could still be ranked first.
+
+    An unread context at retrieval rank r >= first could be ranked first only with a score above the best
+    rank key read plus weight * ln(1 + r), at least that key plus weight * ln(1 + first). When that bound
+    reaches the calibration's stop_score (a score few passages reach, set on held-out data by
+    train/calibrate.py) and the best score read already clears the threshold (an answer, not a decline),
+    the rest are left unread: Reading(NO_SPAN), ranked after every read one, in retrieval's order.
+    Runner-up passages among the unread are then not quoted."""
+    first = int(calibration.read_first) if first is None else first
+    if first <= 0 or len(contexts) <= first:
+        return reader.read(question, contexts)
+    head = reader.read(question, contexts[:first])
+    weight = calibration.retrieval_weight
+    best_key = max(r.score - weight * math.log1p(i) for i, r in enumerate(head))
+    if (max(r.score for r in head) >= calibration.threshold
+            and best_key + weight * math.log1p(first) >= calibration.stop_score):
+        return head + [Reading(NO_SPAN)] * (len(contexts) - first)
+    return head + reader.read(question, contexts[first:])
 
 
 def support(ranked: Sequence[tuple[Passage, Reading]]) -> float:
