@@ -39,8 +39,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa_bot.cite import compose
-from qa_bot.config import Settings
-from qa_bot.engines.extractive import read_in_stages, rerank
+from qa_bot.config import READER_BACKENDS, Settings
+from qa_bot.engines.extractive import rerank
 from qa_bot.lexical import terms
 from qa_bot.pipeline import QABot, Read, clean_question
 from qa_bot.retrieve import condense, normalize_history, search
@@ -96,8 +96,7 @@ def stage_breakdown(
             t = add("  bm25 scores (inside search)", t)
             found = search(idx, query, bot.settings.candidates)
             t = add("search() total (candidates)", t)
-            readings = read_in_stages(bot.reader, query, [p.text for p in found.passages], bot.calibration,
-                                      bot.settings.reader_first)
+            readings = bot.read_candidates(query, [p.text for p in found.passages])
             t = add("reader (candidates)", t)
             chosen = bot.select(Read(query, found, rerank(found.passages, readings, bot.calibration.retrieval_weight)))
             t = add("select", t)
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--candidates", type=int, default=20, help="passages the reader reads (QA_BOT_CANDIDATES)")
     ap.add_argument("--window", type=int, default=0, help="sentences read per passage (QA_BOT_READER_WINDOW)")
-    ap.add_argument("--reader-backend", default="torch", help="QA_BOT_READER_BACKEND: torch or onnx-int8")
+    ap.add_argument("--reader-backend", default="torch", choices=READER_BACKENDS, help="QA_BOT_READER_BACKEND")
     ap.add_argument("--first", type=int, default=None,
                     help="candidates read before the reader may stop (QA_BOT_READER_FIRST; 0 reads all; "
                          "default the reader's calibration)")

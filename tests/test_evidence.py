@@ -138,7 +138,8 @@ class Scripted:
     """A reader whose scores are given per context (its text); it records what it was asked to read."""
 
     def __init__(self, scores: dict[str, float]) -> None:
-        self.scores, self.asked = scores, []  # type: list[list[str]]
+        self.scores = scores
+        self.asked: list[list[str]] = []
 
     def read(self, question: str, contexts: Sequence[str]) -> list[Reading]:
         self.asked.append(list(contexts))
@@ -157,6 +158,17 @@ def test_a_sure_answer_among_the_first_candidates_leaves_the_rest_unread() -> No
     assert [r.score for r in readings] == [3.5, 1.0, 1.0] + [NO_SPAN] * 5 and not readings[5].has_span
     ranked = rerank([passage(source=c) for c in contexts], readings, STAGED.retrieval_weight)
     assert [p.source_id for p, _ in ranked][3:] == contexts[3:]  # unread: after the read, in retrieval's order
+
+
+def test_the_stop_bound_counts_the_rank_of_the_first_unread_candidate() -> None:
+    contexts = [f"c{i}" for i in range(8)]
+    for best, stops in ((2.7, True), (2.6, False)):  # 2.7 + ln(1 + 3) >= 4.0 > 2.6 + ln 4 (and > 2.7 + ln 3)
+        reader = Scripted({c: -1.0 for c in contexts} | {"c0": best})
+        read_in_stages(reader, "q", contexts, STAGED)
+        assert len(reader.asked) == (1 if stops else 2)
+    never = Scripted({c: 9.0 for c in contexts})  # a calibration without a stop score never stops early
+    read_in_stages(never, "q", contexts, Calibration(read_first=3))
+    assert len(never.asked) == 2
 
 
 def test_an_unsure_best_or_a_decline_reads_every_candidate() -> None:

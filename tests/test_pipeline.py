@@ -155,6 +155,7 @@ def test_answerable_question_cites_the_right_article(real_bot: QABot) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_reading_in_stages_gives_the_answers_of_reading_every_candidate(real_bot: QABot) -> None:
     """The onnx-int8 reader's calibration reads the first candidates and stops when it is sure: the same
     passage quoted first (and the answer leading with its span), the same abstentions, fewer passages read.

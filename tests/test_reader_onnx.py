@@ -165,6 +165,8 @@ def test_a_passages_score_does_not_depend_on_what_it_is_read_with(onnx_reader: O
     assert together == alone
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_scores_and_spans_match_the_torch_reader(onnx_reader: OnnxReader) -> None:
     fp32 = TrainedReader(quantize=False)
     int8 = TrainedReader()

@@ -13,7 +13,7 @@ right passage first most often) and written beside the threshold; by default the
 
     python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news] [--sweep-weight]
     python train/calibrate.py --news --sweep-weight --backend onnx-int8 --stages
-    python train/calibrate.py --rows .cache/calibration/rows.jsonl --no-write --sweep-weight
+    python train/calibrate.py --rows .cache/calibration/rows-torch.jsonl --no-write --sweep-weight
 
 Writes <model>/calibration.json (calibration-<backend>.json for another backend: its scores differ) and
 prints the sweep. With --stages it also chooses when the reader may stop reading candidates
@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from pairs import load_written
 from split import articles, news
 
-from qa_bot.config import READER_BACKENDS
-from qa_bot.engines.extractive import rank_key
+from qa_bot.config import READER_BACKENDS, Settings
+from qa_bot.engines.extractive import MAX_SENTENCES, rank_key, sure_enough
 from qa_bot.reader import NO_SPAN, Calibration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,38 +146,37 @@ def choose(rows: list[dict[str, Any]], weight: float | None = None,
             "first_right": round(sum(t.right for t in tops if t.row["answerable"]) / max(1, len(answerable)), 4)}
 
 
-STAGE_FIRSTS = list(range(2, 11))  # candidates read first, tried by choose_stages
+SHOWN = Settings().k  # the sources shown
+STAGE_FIRSTS = list(range(SHOWN, 11))  # candidates read first, tried by choose_stages (never fewer than shown)
 STOP_SCORES = [x / 2 for x in range(0, 21)]  # stop scores tried: 0 to 10
 MAX_STAGE_LOSS = 0.005  # of the answerable questions, at most this share may lose a right passage shown
 
 
-def _shown(passages: list[list[Any]], weight: float, threshold: float, margin: float) -> tuple[int, bool, bool]:
-    """The retrieval rank of the passage ranked first; is a right passage in the top 5 (the sources shown),
-    and among the passages the answer quotes?"""
-    ranked = sorted(passages, key=lambda p: rank_key(p[0], p[1], weight))
-    best = max(p[0] for p in passages)
-    said = [ranked[0], *[p for p in ranked[1:] if p[0] >= max(threshold, best - margin)][:3]]
-    return int(ranked[0][1]), any(p[2] for p in ranked[:5]), any(p[2] for p in said)
+def _shown(passages: list[list[Any]], calibration: Calibration) -> tuple[int, bool, bool]:
+    """The retrieval rank of the passage ranked first; is a right passage among the sources shown, and among
+    the passages the answer quotes (the first, and runners-up within the margin; repeats not removed)?"""
+    ranked = sorted(passages, key=lambda p: rank_key(p[0], p[1], calibration.retrieval_weight))
+    floor = max(calibration.threshold, max(p[0] for p in passages) - calibration.runner_up_margin)
+    said = [ranked[0], *[p for p in ranked[1:] if p[0] >= floor][: MAX_SENTENCES - 1]]
+    return int(ranked[0][1]), any(p[2] for p in ranked[:SHOWN]), any(p[2] for p in said)
 
 
-def stages(rows: list[dict[str, Any]], first: int, stop_score: float, weight: float,
-           threshold: float) -> tuple[float, list[int]]:
-    """As engines.extractive.read_in_stages decides: the share of candidates read, how many questions get
-    another passage ranked first, and how many answerable ones lose a right passage from the top 5 and from
-    the passages quoted."""
-    margin = Calibration().runner_up_margin
+def stages(rows: list[dict[str, Any]], calibration: Calibration) -> tuple[float, list[int]]:
+    """As engines.extractive.read_in_stages decides (sure_enough): the share of candidates read, how many
+    questions get another passage ranked first, and how many answerable ones lose a right passage from the
+    sources shown and from the passages quoted."""
+    first = calibration.read_first
     read = total = 0
     change = [0, 0, 0]
     for row in rows:
         passages = row["passages"]
         total += len(passages)
-        head = [p for p in passages if p[1] < first]
-        stop = (len(passages) > first and bool(head) and max(p[0] for p in head) >= threshold
-                and max(p[0] - weight * np.log1p(p[1]) for p in head) + weight * np.log1p(first) >= stop_score)
+        head = sorted((p for p in passages if p[1] < first), key=lambda p: p[1])
+        stop = len(passages) > first and sure_enough([p[0] for p in head], calibration)
         read += first if stop else len(passages)
         if stop:
             cut = head + [[NO_SPAN, p[1], False, p[3]] for p in passages if p[1] >= first]
-            now, full = _shown(cut, weight, threshold, margin), _shown(passages, weight, threshold, margin)
+            now, full = _shown(cut, calibration), _shown(passages, calibration)
             change[0] += now[0] != full[0]
             if row["answerable"]:
                 change[1] += full[1] and not now[1]
@@ -194,7 +193,9 @@ def choose_stages(rows: list[dict[str, Any]], weight: float, threshold: float,
     best: tuple[float, int, float, list[int]] = (1.0, 0, 0.0, [0, 0, 0])
     for first in STAGE_FIRSTS:
         for stop_score in STOP_SCORES:
-            share, change = stages(rows, first, stop_score, weight, threshold)
+            calibration = Calibration(threshold=threshold, retrieval_weight=weight, read_first=first,
+                                      stop_score=stop_score)
+            share, change = stages(rows, calibration)
             if change[0] == 0 and max(change[1:]) <= max_loss * answerable and share < best[0]:
                 best = (share, first, stop_score, change)
     share, first, stop_score, change = best
@@ -209,7 +210,7 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
     the SQuAD articles' questions, the questions written for them, and (with_news) the written news
     articles of train/data/news/news-calibrate-*.jsonl with all their questions."""
     folder = CORPUS / "articles"
-    shutil.rmtree(CORPUS, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)  # the rows of other backends stay
     folder.mkdir(parents=True)
     questions, files = _write_articles(articles("calibrate"), folder, "squad")
     rng = random.Random(seed)
@@ -253,7 +254,7 @@ def ask_all(model: Path, n_answerable: int, with_news: bool, backend: str = "tor
                      bool(q["answerable"] and r.has_span and facts_ok(answer_sentence(p, r).text, q["facts"])),
                      lost[p.source_id]]
                     for p, r in read.ranked]
-        rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "source": q["source"],
+        rows.append({"answerable": q["answerable"], "how": q.get("how", ""), "source": q["source"], "backend": backend,
                      "question": q["question"], "passages": passages})
     print(f"{len(rows)} questions in {time.time() - started:.0f}s", file=sys.stderr)
     return rows
@@ -268,7 +269,8 @@ def main() -> None:
                     help="also the written news articles kept for calibration (train/data/news/news-calibrate-*)")
     ap.add_argument("--sweep-weight", action="store_true",
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
-    ap.add_argument("--rows", type=Path, help="choose again from the rows.jsonl of an earlier run, without asking")
+    ap.add_argument("--rows", type=Path,
+                    help="choose again from the rows-<backend>.jsonl of an earlier run, without asking")
     ap.add_argument("--backend", default="torch", choices=READER_BACKENDS,
                     help="the reader backend whose scores are calibrated: torch writes calibration.json, another "
                          "calibration-<backend>.json")
@@ -277,9 +279,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.rows:
         rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
+        # rows of session 8-10 runs name no backend: torch's
+        if (theirs := {r.get("backend", "torch") for r in rows}) != {args.backend}:
+            raise SystemExit(f"{args.rows} holds {', '.join(sorted(theirs))} scores, not {args.backend}'s: "
+                             f"pass --backend")
     else:
         rows = ask_all(args.model, args.answerable, args.news, args.backend)
-        (CORPUS / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        (CORPUS / f"rows-{args.backend}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
+                                                           encoding="utf-8")
     chosen = choose(rows, None if args.sweep_weight else Calibration().retrieval_weight)
     weight, threshold = chosen["retrieval_weight"], chosen["threshold"]
     if not args.sweep_weight:

@@ -76,8 +76,8 @@ class Settings:
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
     sentence_search: bool = True  # also search single sentences' vectors (small-to-big); holds their index in memory
     reader_window: int = 0  # read only this many sentences of each candidate (0: the whole passage)
-    # read this many candidates first, the rest only when one could still rank first (None: the reader's
-    # calibration; 0: read every candidate)
+    # read this many candidates first (at least k), the rest only when one could still rank first with a
+    # score up to the calibration's stop_score (None: the reader's calibration; 0: read every candidate)
     reader_first: int | None = None
     fetch_timeout: float = 15.0  # seconds to fetch one link, redirects included
     fetch_allow_private: bool = False  # let links reach loopback, private and link-local addresses

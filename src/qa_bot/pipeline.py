@@ -214,12 +214,18 @@ class QABot:
         found = search(self.index, query, self.settings.candidates, since=since, until=until,
                        sentence_level=self.settings.sentence_search)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
-        readings = read_in_stages(self.reader, query, [text for _, text in windows], self.calibration,
-                                  self.settings.reader_first)
+        readings = self.read_candidates(query, [text for _, text in windows])
         # Spans are read inside each window; the Reading is given relative to its passage.
         readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
                     for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]
         return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight))
+
+    def read_candidates(self, query: str, texts: list[str]) -> list[Reading]:
+        """The reader's Reading of each candidate (retrieval's order), in stages when the setting or the
+        reader's calibration says so (engines.extractive.read_in_stages), never fewer than the k shown."""
+        calibration = self.calibration
+        first = calibration.read_first if self.settings.reader_first is None else self.settings.reader_first
+        return read_in_stages(self.reader, query, texts, calibration, max(first, self.settings.k) if first > 0 else 0)
 
     def _windows(self, found: Retrieval) -> list[tuple[int, str]]:
         """For each passage, the run of `reader_window` sentences closest to the query (stored sentence

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import shutil
 import threading
 import warnings
@@ -59,15 +60,15 @@ class Calibration:
     retrieval_weight: the rerank orders passages by score less weight * ln(1 + retrieval rank).
     runner_up_margin: passages scoring within this of the best also answer (lists, facts spread out).
     read_first, stop_score: the reader reads retrieval's first read_first candidates, and the rest only
-        when one of them could still be ranked first: when it would need a score above stop_score to
-        overtake the best one read (0: read every candidate; engines.extractive.read_in_stages).
+        when one of them could still be ranked first with a score up to stop_score (0: read every
+        candidate; no stop_score: never stop early; engines.extractive.read_in_stages).
     """
 
     threshold: float = 0.0  # 'a span beats no answer', until calibrated
     retrieval_weight: float = 0.5
     runner_up_margin: float = 3.0
-    read_first: float = 0.0
-    stop_score: float = 0.0
+    read_first: int = 0
+    stop_score: float = math.inf
 
     @classmethod
     def of(cls, folder: Path, backend: str = "torch") -> Calibration:
@@ -80,7 +81,10 @@ class Calibration:
             return cls()
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{f.name: float(values[f.name]) for f in fields(cls) if f.name in values})
+            # each value as its field's type: read_first a count, the rest scores
+            given: dict[str, Any] = {f.name: (int if f.name == "read_first" else float)(values[f.name])
+                                     for f in fields(cls) if f.name in values}
+            return cls(**given)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ModelError(f"the evidence model's calibration {path} is unreadable ({exc}): run "
                              "`make train` to rebuild it") from exc

@@ -39,25 +39,32 @@ def rerank(passages: Sequence[Passage], readings: Sequence[Reading],
     return [pairs[i] for i in order]
 
 
+def sure_enough(head: Sequence[float], calibration: Calibration) -> bool:
+    """May the reader stop after the first len(head) candidates (their scores, in retrieval's order)?
+
+    An unread candidate at retrieval rank r >= len(head) could be ranked first only with a score above the
+    best rank key read plus weight * ln(1 + r), at least that key plus weight * ln(1 + len(head)). Stop when
+    that bound reaches the calibration's stop_score (a score few passages reach, set on held-out data by
+    train/calibrate.py) and the best score read already clears the threshold (a decline needs them all)."""
+    if not head:
+        return False
+    weight = calibration.retrieval_weight
+    best_key = max(score - weight * math.log1p(i) for i, score in enumerate(head))
+    return max(head) >= calibration.threshold and best_key + weight * math.log1p(len(head)) >= calibration.stop_score
+
+
 def read_in_stages(reader: Reader, question: str, contexts: Sequence[str], calibration: Calibration,
                    first: int | None = None) -> list[Reading]:
-    """The reader's Reading of each context (in retrieval's order), reading the first `first` (default the
-    calibration's read_first; 0 reads all) and the rest only when one of them could still be ranked first.
-
-    An unread context at retrieval rank r >= first could be ranked first only with a score above the best
-    rank key read plus weight * ln(1 + r), at least that key plus weight * ln(1 + first). When that bound
-    reaches the calibration's stop_score (a score few passages reach, set on held-out data by
-    train/calibrate.py) and the best score read already clears the threshold (an answer, not a decline),
-    the rest are left unread: Reading(NO_SPAN), ranked after every read one, in retrieval's order.
-    Runner-up passages among the unread are then not quoted."""
-    first = int(calibration.read_first) if first is None else first
+    """The reader's Reading of each context (in retrieval's order): the first `first` (default the
+    calibration's read_first; 0 reads all), then the rest unless sure_enough. Contexts left unread get
+    Reading(NO_SPAN), ranked after every read one, in retrieval's order; so the best score (support) and
+    the runner-up passages quoted are those of the read ones, and a candidate among the unread that only
+    the runner-up margin would have quoted is not."""
+    first = calibration.read_first if first is None else first
     if first <= 0 or len(contexts) <= first:
         return reader.read(question, contexts)
     head = reader.read(question, contexts[:first])
-    weight = calibration.retrieval_weight
-    best_key = max(r.score - weight * math.log1p(i) for i, r in enumerate(head))
-    if (max(r.score for r in head) >= calibration.threshold
-            and best_key + weight * math.log1p(first) >= calibration.stop_score):
+    if sure_enough([r.score for r in head], calibration):
         return head + [Reading(NO_SPAN)] * (len(contexts) - first)
     return head + reader.read(question, contexts[first:])
 
