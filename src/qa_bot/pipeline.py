@@ -223,9 +223,8 @@ class QABot:
     def read_candidates(self, query: str, texts: list[str]) -> list[Reading]:
         """The reader's Reading of each candidate (retrieval's order), in stages when the setting or the
         reader's calibration says so (engines.extractive.read_in_stages), never fewer than the k shown."""
-        calibration = self.calibration
-        first = calibration.read_first if self.settings.reader_first is None else self.settings.reader_first
-        return read_in_stages(self.reader, query, texts, calibration, max(first, self.settings.k) if first > 0 else 0)
+        return read_in_stages(self.reader, query, texts, self.calibration, self.settings.reader_first,
+                              at_least=self.settings.k)
 
     def _windows(self, found: Retrieval) -> list[tuple[int, str]]:
         """For each passage, the run of `reader_window` sentences closest to the query (stored sentence

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_type_hints
 
 import numpy as np
 
@@ -81,10 +81,8 @@ class Calibration:
             return cls()
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
-            # each value as its field's type: read_first a count, the rest scores
-            given: dict[str, Any] = {f.name: (int if f.name == "read_first" else float)(values[f.name])
-                                     for f in fields(cls) if f.name in values}
-            return cls(**given)
+            types = get_type_hints(cls)  # each value as its field's type (read_first a count)
+            return cls(**{f.name: types[f.name](values[f.name]) for f in fields(cls) if f.name in values})
         except (ValueError, TypeError, AttributeError) as exc:
             raise ModelError(f"the evidence model's calibration {path} is unreadable ({exc}): run "
                              "`make train` to rebuild it") from exc

@@ -54,13 +54,14 @@ def sure_enough(head: Sequence[float], calibration: Calibration) -> bool:
 
 
 def read_in_stages(reader: Reader, question: str, contexts: Sequence[str], calibration: Calibration,
-                   first: int | None = None) -> list[Reading]:
+                   first: int | None = None, at_least: int = 0) -> list[Reading]:
     """The reader's Reading of each context (in retrieval's order): the first `first` (default the
-    calibration's read_first; 0 reads all), then the rest unless sure_enough. Contexts left unread get
-    Reading(NO_SPAN), ranked after every read one, in retrieval's order; so the best score (support) and
-    the runner-up passages quoted are those of the read ones, and a candidate among the unread that only
-    the runner-up margin would have quoted is not."""
+    calibration's read_first; 0 reads all; never fewer than at_least, say the sources shown), then the
+    rest unless sure_enough. Contexts left unread get Reading(NO_SPAN), ranked after every read one, in
+    retrieval's order; so the best score (support) and the runner-up passages quoted are those of the read
+    ones, and a candidate among the unread that only the runner-up margin would have quoted is not."""
     first = calibration.read_first if first is None else first
+    first = max(first, at_least) if first > 0 else 0
     if first <= 0 or len(contexts) <= first:
         return reader.read(question, contexts)
     head = reader.read(question, contexts[:first])
