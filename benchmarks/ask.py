@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--candidates", type=int, default=20, help="passages the reader reads (QA_BOT_CANDIDATES)")
     ap.add_argument("--window", type=int, default=0, help="sentences read per passage (QA_BOT_READER_WINDOW)")
-    ap.add_argument("--reader-backend", default="torch", choices=READER_BACKENDS, help="QA_BOT_READER_BACKEND")
+    ap.add_argument("--reader-backend", default=Settings.reader_backend, choices=READER_BACKENDS,
+                    help="QA_BOT_READER_BACKEND")
     ap.add_argument("--first", type=int, default=None,
                     help="candidates read before the reader may stop (QA_BOT_READER_FIRST; 0 reads all; "
                          "default the reader's calibration)")

@@ -55,7 +55,7 @@ if str(ROOT / "tests") not in sys.path:
 from openai_server import FakeOpenAIServer  # noqa: E402
 from qa_bot import engines  # noqa: E402
 from qa_bot.cite import split_claims  # noqa: E402
-from qa_bot.config import Settings  # noqa: E402
+from qa_bot.config import READER_BACKENDS, Settings  # noqa: E402
 from qa_bot.pipeline import NOT_IN_SOURCES, REMOVED, QABot  # noqa: E402
 from qa_bot.types import Answer  # noqa: E402
 
@@ -445,13 +445,13 @@ def failures(outcomes: Sequence[Outcome], mode: str | None = None) -> str:
 
 
 @contextmanager
-def seed_bot(claim_model: Path | None = None) -> Iterator[QABot]:
-    """A QABot over a temp store built from seeds/ (real embeddings, trained reader; with claim_model, the
-    trained claim checker judges the drafts too)."""
+def seed_bot(claim_model: Path | None = None, reader_backend: str = Settings.reader_backend) -> Iterator[QABot]:
+    """A QABot over a temp store built from seeds/ (real embeddings, trained reader on reader_backend; with
+    claim_model, the trained claim checker judges the drafts too)."""
     tmp = Path(tempfile.mkdtemp(prefix="claims-"))
     try:
         settings = Settings.from_env(env={}, store_dir=tmp / "store", seeds_dir=ROOT / "seeds",
-                                     claim_model=claim_model)
+                                     claim_model=claim_model, reader_backend=reader_backend)
         bot = QABot(settings)
         bot.ensure_store()
         yield bot
@@ -470,13 +470,15 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list removed correct sentences and kept errors")
     parser.add_argument("--claim-model", type=Path, help="a trained claim checker to judge the drafts too "
                         "(QA_BOT_CLAIM_MODEL; default: none, the rules alone)")
+    parser.add_argument("--reader-backend", default=Settings.reader_backend, choices=READER_BACKENDS,
+                        help="QA_BOT_READER_BACKEND: the reader that chooses the sources")
     args = parser.parse_args()
 
     wanted = {i for i in args.ids.split(",") if i}
     sets = {i for i in args.sets.split(",") if i}
     cases = [c for c in load_cases(args.fixture) if (not wanted or c.id in wanted) and (not sets or c.set in sets)]
     modes = [m for m in args.modes.split(",") if m]
-    with seed_bot(args.claim_model) as bot:
+    with seed_bot(args.claim_model, args.reader_backend) as bot:
         started = time.perf_counter()
         outcomes = run(bot, cases, modes, progress=True)
         elapsed = time.perf_counter() - started

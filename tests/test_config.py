@@ -97,10 +97,10 @@ def test_settings_hashable_for_caches() -> None:
 
 
 def test_reader_backend_default_environment_and_choices() -> None:
-    assert Settings.from_env(env={}).reader_backend == "torch"
-    assert Settings.from_env(env={"QA_BOT_READER_BACKEND": " ONNX-int8 "}).reader_backend == "onnx-int8"
-    chosen = Settings.from_env(env={"QA_BOT_READER_BACKEND": "onnx-int8"}, reader_backend="torch")
-    assert chosen.reader_backend == "torch"
+    assert Settings.from_env(env={}).reader_backend == "onnx-int8"
+    assert Settings.from_env(env={"QA_BOT_READER_BACKEND": " Torch "}).reader_backend == "torch"
+    chosen = Settings.from_env(env={"QA_BOT_READER_BACKEND": "torch"}, reader_backend="onnx-int8")
+    assert chosen.reader_backend == "onnx-int8"
     with pytest.raises(ConfigError, match=r"QA_BOT_READER_BACKEND.*torch, onnx-int8"):
         Settings.from_env(env={"QA_BOT_READER_BACKEND": "onnx"})
     with pytest.raises(ConfigError, match="reader_backend"):

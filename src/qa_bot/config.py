@@ -71,7 +71,7 @@ class Settings:
     upload_dir: Path | None = None
     reader_model: Path | None = None  # the trained evidence reader; default models/evidence-reader
     claim_model: Path | None = None  # a trained claim checker for LLM drafts (experimental); None: rules only
-    reader_backend: str = "torch"  # one of READER_BACKENDS; the onnx export is cached under embedding_cache
+    reader_backend: str = "onnx-int8"  # one of READER_BACKENDS; the onnx export is cached under embedding_cache
     reader_threshold: float | None = None  # abstain under this reader score; default: the model's calibration
     candidates: int = 20  # passages retrieval fetches for the reader to rerank
     sentence_search: bool = True  # also search single sentences' vectors (small-to-big); holds their index in memory
