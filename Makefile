@@ -51,15 +51,15 @@ test: $(STAMP) browser-deps
 # Train the evidence reader from SQuAD 1.1 train (train/data/) and calibrate how its scores are used.
 # Two stages of 30k examples each (the second from the first, on another sample at half the rate), then
 # the abstention threshold and the rerank's retrieval weight, on held-out SQuAD articles and the written
-# news articles kept for calibration; for the onnx-int8 backend (its own scores) also when the reader
-# may stop reading candidates. About 75 min on this 2-core machine.
+# news articles kept for calibration, for each reader backend (their scores differ); for onnx-int8, the
+# default, also when the reader may stop reading candidates. About 75 min on this 2-core machine.
 train: $(STAMP)
 	$(BIN)/python train/train_reader.py --examples $(READER_EXAMPLES) --bf16 --lr 1e-4 --seed 13 --out .cache/reader-stage1
 	rm -rf .cache/reader-stage1/checkpoints
 	$(BIN)/python train/train_reader.py --examples $(READER_EXAMPLES) --bf16 --lr 5e-5 --seed 14 \
 	  --init .cache/reader-stage1 --out models/evidence-reader
 	rm -rf models/evidence-reader/checkpoints
-	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader
+	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader --backend torch
 	$(BIN)/python train/calibrate.py --news --sweep-weight --model models/evidence-reader --backend onnx-int8 --stages
 
 # The experimental claim checker (QA_BOT_CLAIM_MODEL; no weights ship: README, *The claim check*), from

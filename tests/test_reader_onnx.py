@@ -106,7 +106,7 @@ def test_export_is_cached_once_under_the_weights_digest(onnx_reader: OnnxReader,
     assert rd.export_reader_onnx(DEFAULT_READER, cache) == folders[0]  # reused, not exported again
     names = {o.name for o in onnx_reader.session.get_outputs()}
     assert names == {"start_logits", "end_logits"}
-    calibration = json.loads((DEFAULT_READER / "calibration.json").read_text(encoding="utf-8"))
+    calibration = json.loads((DEFAULT_READER / "calibration-onnx-int8.json").read_text(encoding="utf-8"))
     assert onnx_reader.threshold == float(calibration["threshold"])
     assert onnx_reader.meta and onnx_reader.path == DEFAULT_READER
 
@@ -176,7 +176,7 @@ def test_scores_and_spans_match_the_torch_reader(onnx_reader: OnnxReader) -> Non
         torch_int8 = int8.read(question, [context])[0]
         assert abs(ours.score - ref.score) < MAX_DIFF_FP32, (question, ours, ref)
         assert abs(ours.score - torch_int8.score) < MAX_DIFF_TORCH_INT8, (question, ours, torch_int8)
-        # the same decision against the shared calibration threshold
+        # the same decision against each backend's calibrated threshold
         assert (ours.score > onnx_reader.threshold) == (torch_int8.score > int8.threshold) == (answer is not None)
         if answer is not None:
             assert context[ours.start : ours.end] == answer == context[ref.start : ref.end]

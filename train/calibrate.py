@@ -11,14 +11,16 @@ while wrongly declining at most MAX_FALSE_DECLINE of the answerable ones whose f
 With --sweep-weight the retrieval weight of the engine's rerank is chosen here too (the one that puts a
 right passage first most often) and written beside the threshold; by default the engine's stays.
 
-    python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news] [--sweep-weight]
-    python train/calibrate.py --news --sweep-weight --backend onnx-int8 --stages
-    python train/calibrate.py --rows .cache/calibration/rows-torch.jsonl --no-write --sweep-weight
+    python train/calibrate.py [--model models/evidence-reader] [--answerable 400] [--news] [--sweep-weight] [--stages]
+    python train/calibrate.py --news --sweep-weight --backend torch
+    python train/calibrate.py --rows .cache/calibration/rows-onnx-int8.jsonl --no-write --sweep-weight
 
-Writes <model>/calibration.json (calibration-<backend>.json for another backend: its scores differ) and
-prints the sweep. With --stages it also chooses when the reader may stop reading candidates
-(engines.extractive.read_in_stages): the fewest candidates read while no question gets another passage
-ranked first and at most MAX_STAGE_LOSS of the answerable ones lose a right passage shown or quoted.
+The backend is the engine's default (onnx-int8) unless --backend says otherwise. Writes
+<model>/calibration-<backend>.json (calibration.json for torch, and the file any backend without its own
+falls back to: their scores differ) and prints the sweep. With --stages it also chooses when the reader
+may stop reading candidates (engines.extractive.read_in_stages): the fewest candidates read while no
+question gets another passage ranked first and at most MAX_STAGE_LOSS of the answerable ones lose a
+right passage shown or quoted.
 The outside-dev corpora are not used here.
 """
 
@@ -228,7 +230,8 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
     return folder, qfile
 
 
-def ask_all(model: Path, n_answerable: int, with_news: bool, backend: str = "torch") -> list[dict[str, Any]]:
+def ask_all(model: Path, n_answerable: int, with_news: bool,
+            backend: str = Settings.reader_backend) -> list[dict[str, Any]]:
     """Every calibration question asked through the real pipeline with abstention off: one row each."""
     from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
@@ -271,7 +274,7 @@ def main() -> None:
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
     ap.add_argument("--rows", type=Path,
                     help="choose again from the rows-<backend>.jsonl of an earlier run, without asking")
-    ap.add_argument("--backend", default="torch", choices=READER_BACKENDS,
+    ap.add_argument("--backend", default=Settings.reader_backend, choices=READER_BACKENDS,
                     help="the reader backend whose scores are calibrated: torch writes calibration.json, another "
                          "calibration-<backend>.json")
     ap.add_argument("--stages", action="store_true",

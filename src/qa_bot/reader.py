@@ -21,7 +21,7 @@ from typing import Any, Protocol, get_type_hints
 
 import numpy as np
 
-from qa_bot.config import READER_BACKENDS
+from qa_bot.config import READER_BACKENDS, Settings
 from qa_bot.embeddings import build_once, files_digest
 from qa_bot.errors import ConfigError, ModelError
 from qa_bot.loaded import Loaded
@@ -98,9 +98,9 @@ class TrainedReader:
     """The project's trained reader, loaded once; int8 dynamic quantization on CPU (measured faster).
 
     It reads batches of similar length. Known flaw: dynamic quantization scales activations per batch, so a
-    passage's score moves with what it is read with (up to 3.6 logits, measured on seed questions).
-    Reading one at a time fixes that but moves every score, and the figures the gates hold were measured
-    this way (README, *The reader on ONNX Runtime*); the onnx-int8 backend reads one at a time."""
+    passage's score moves with what it is read with (up to 3.6 logits, measured on seed questions). The
+    default until session 12; the default now is the onnx-int8 backend, which reads one at a time (README,
+    *The reader on ONNX Runtime*)."""
 
     def __init__(self, path: str | Path = DEFAULT_READER, *, max_length: int = 256, stride: int = 64,
                  batch_size: int = 16, quantize: bool = True) -> None:
@@ -414,7 +414,7 @@ class OnnxReader:
 _readers: Loaded[tuple[str, str, str], TrainedReader | OnnxReader] = Loaded()
 
 
-def load_reader(path: str | Path | None = None, backend: str = "torch",
+def load_reader(path: str | Path | None = None, backend: str = Settings.reader_backend,
                 cache_dir: str | Path | None = None) -> TrainedReader | OnnxReader:
     """The trained reader at path (default models/evidence-reader) on a backend, loaded once per process.
 
