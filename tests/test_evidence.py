@@ -92,6 +92,21 @@ def test_runners_up_within_the_margin_are_added_once() -> None:
     assert len(select(ranked, threshold=0.0).evidence) == 1
 
 
+def test_a_lede_that_restates_the_headline_with_more_is_quoted_too() -> None:
+    """A short headline quoted first does not hide the longer sentence that holds its words and more (who,
+    when); a shorter sentence whose words are already quoted is still left out."""
+    head = passage("Bridge over the Tagus opened", source="a.txt", start=0)
+    lede = passage("The bridge over the Tagus was opened on Monday by the mayor Ana Costa. Traffic began at noon",
+                   source="a.txt", start=40)
+    at, to = lede.text.index("the mayor"), lede.text.index(". T")
+    ranked = rerank([head, lede], [Reading(5.9, 0, 6), Reading(6.0, at, to)])  # retrieval's order keeps head first
+    assert ranked[0][0] is head
+    quoted = [ev.text for ev in select(ranked, threshold=0.0).evidence]
+    assert quoted == [head.text, lede.text.split(" Traffic")[0]]
+    again = rerank([lede, head], [Reading(6.0, at, to), Reading(5.9, 0, 6)])
+    assert [ev.text for ev in select(again, threshold=0.0).evidence] == quoted[1:]
+
+
 def test_the_retrieval_weight_decides_between_reader_and_retrieval() -> None:
     a, b = passage(source="a.txt"), passage(source="b.txt", start=0)
     at = TEXT.index("1975")

@@ -76,10 +76,11 @@ def support(ranked: Sequence[tuple[Passage, Reading]]) -> float:
 
 
 def _repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
-    """Mostly the same words as a sentence already chosen (articles repeat their lede and captions)."""
+    """Adds little to a sentence already chosen: most of its words are in it (articles repeat their lede and
+    captions). A longer sentence that holds a chosen one's words and more is no repeat: the lede that
+    restates a headline says who and when."""
     words = ev.terms
-    return any(c.key == ev.key or len(words & c.terms) / max(1, min(len(words), len(c.terms))) > 0.8
-               for c in chosen)
+    return any(c.key == ev.key or len(words & c.terms) / max(1, len(words)) > 0.8 for c in chosen)
 
 
 def select(ranked: Sequence[tuple[Passage, Reading]], threshold: float,
