@@ -105,6 +105,11 @@ def test_a_lede_that_restates_the_headline_with_more_is_quoted_too() -> None:
     assert quoted == [head.text, lede.text.split(" Traffic")[0]]
     again = rerank([lede, head], [Reading(6.0, at, to), Reading(5.9, 0, 6)])
     assert [ev.text for ev in select(again, threshold=0.0).evidence] == quoted[1:]
+    # the same sentence with a word or two more ("..., the mayor said") repeats it
+    short = passage("The bridge opened on Monday", source="b.txt", start=0)
+    said = passage("The bridge opened on Monday, the mayor said", source="c.txt", start=0)
+    twice = rerank([short, said], [Reading(5.0, 4, 10), Reading(4.9, 4, 10)])
+    assert [ev.text for ev in select(twice, threshold=0.0).evidence] == [short.text]
 
 
 def test_the_retrieval_weight_decides_between_reader_and_retrieval() -> None:

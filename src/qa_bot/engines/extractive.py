@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_bot.evidence import Evidence, answer_sentence
+from qa_bot.lexical import STOPWORDS
 from qa_bot.reader import NO_SPAN, Calibration, Reader, Reading
 from qa_bot.types import Passage
 
 MAX_SENTENCES = 4
+MAX_ADDED_WORDS = 2  # content words a sentence may add to a chosen one and still repeat it ("officials said")
 DEFAULT_CALIBRATION = Calibration()
 
 
@@ -76,11 +78,18 @@ def support(ranked: Sequence[tuple[Passage, Reading]]) -> float:
 
 
 def _repeats(ev: Evidence, chosen: Sequence[Evidence]) -> bool:
-    """Adds little to a sentence already chosen: most of its words are in it (articles repeat their lede and
-    captions). A longer sentence that holds a chosen one's words and more is no repeat: the lede that
-    restates a headline says who and when."""
+    """Adds little to one sentence already chosen (articles repeat their lede and captions): over 80% of its
+    words are in it, or it holds over 80% of that sentence's words and at most two content words more
+    ("..., officials said"). A longer sentence that holds a chosen headline's words and more content (the
+    lede that says who and when) is no repeat."""
     words = ev.terms
-    return any(c.key == ev.key or len(words & c.terms) / max(1, len(words)) > 0.8 for c in chosen)
+    for c in chosen:
+        shared = len(words & c.terms)
+        if c.key == ev.key or shared / max(1, len(words)) > 0.8:
+            return True
+        if shared / max(1, len(c.terms)) > 0.8 and len(words - c.terms - STOPWORDS) <= MAX_ADDED_WORDS:
+            return True
+    return False
 
 
 def select(ranked: Sequence[tuple[Passage, Reading]], threshold: float,
