@@ -233,7 +233,6 @@ def build_corpus(n_answerable: int, seed: int = 5, with_news: bool = False) -> t
 def ask_all(model: Path, n_answerable: int, with_news: bool,
             backend: str = Settings.reader_backend) -> list[dict[str, Any]]:
     """Every calibration question asked through the real pipeline with abstention off: one row each."""
-    from qa_bot.config import Settings
     from qa_bot.evaluate import corpus_settings, facts_ok, load_questions
     from qa_bot.evidence import answer_sentence
     from qa_bot.pipeline import QABot, never_says
