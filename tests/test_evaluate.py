@@ -81,6 +81,25 @@ def test_evidence_spans_found_by_find(texts: ev.Texts) -> None:
     assert len(missing) == 1
 
 
+def test_evidence_in_a_copy_counts_in_the_stored_one(tmp_path: Path) -> None:
+    # Ingest stores one copy of a text under one of its names: evidence written for the other name is
+    # found at the same offsets in the stored copy, and its quotes count as from a gold article.
+    (tmp_path / "copy.txt").write_text(ARTICLE, encoding="utf-8")
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    (tmp_path / "other.txt").write_text(ARTICLE + " More.", encoding="utf-8")
+    texts = ev.Texts(tmp_path)
+    q = {"id": "x", "gold_sources": ["copy.txt"], "evidence": [{"source_id": "copy.txt", "text": "numbered 1,588"}]}
+    start = ARTICLE.find("numbered 1,588")
+    spans, missing = ev.evidence_spans(q, texts)
+    assert not missing
+    assert sorted(spans) == [(name, start, start + len("numbered 1,588")) for name in ("a.txt", "copy.txt")]
+    assert ev.relevance([("other.txt", start, start + 5), ("a.txt", start, start + 5)], spans) == [False, True]
+    assert ev.gold_sources(q, texts) == ["copy.txt", "a.txt"]
+    quote = cite(1, "The delegates numbered 1,588 in total.")
+    assert ev.citation_relevant(quote, ev.gold_sources(q, texts), spans, [])
+    assert not ev.citation_relevant(cite(1, quote.quote, source="other.txt"), ev.gold_sources(q, texts), spans, [])
+
+
 # ------------------------------------------------------------------ answers
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from qa_bot.cite import MARKER
 from qa_bot.config import Settings
-from qa_bot.documents import text_path
+from qa_bot.documents import is_sidecar, text_path
 from qa_bot.errors import ConfigError
 from qa_bot.types import Answer, Citation, Passage
 
@@ -158,6 +158,19 @@ class Texts:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._cache: dict[str, str | None] = {}
+        self._twins: dict[str, list[str]] | None = None
+
+    def twins(self, source_id: str) -> list[str]:
+        """Other articles of the folder with exactly this text: ingest stores one copy of a text, under one
+        of their names, so the evidence of one counts in the stored one."""
+        if self._twins is None:
+            groups: dict[str, list[str]] = {}
+            for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
+                text = self.get(path.name) if path.is_file() and not is_sidecar(path) else None
+                if text:
+                    groups.setdefault(text, []).append(path.name)
+            self._twins = {name: group for group in groups.values() if len(group) > 1 for name in group}
+        return [name for name in self._twins.get(source_id, []) if name != source_id]
 
     def get(self, source_id: str) -> str | None:
         """The text of a file in the folder, or None when the name is not a plain file there."""
@@ -169,7 +182,8 @@ class Texts:
 
 
 def evidence_spans(question: Mapping[str, Any], texts: Texts) -> tuple[list[Span], list[str]]:
-    """Where each evidence phrase sits in its article (first occurrence); phrases not found."""
+    """Where each evidence phrase sits in its article (first occurrence), and at the same place in every
+    article of the same text (Texts.twins); phrases not found."""
     spans: list[Span] = []
     missing: list[str] = []
     for ev in question.get("evidence", []):
@@ -180,8 +194,13 @@ def evidence_spans(question: Mapping[str, Any], texts: Texts) -> tuple[list[Span
                 f"{question.get('id')}: evidence not in {ev['source_id']}: {ev['text'][:60]!r}"
             )
         else:
-            spans.append((ev["source_id"], at, at + len(ev["text"])))
-    return spans, missing
+            spans += [(sid, at, at + len(ev["text"])) for sid in (ev["source_id"], *texts.twins(ev["source_id"]))]
+    return list(dict.fromkeys(spans)), missing
+
+
+def gold_sources(question: Mapping[str, Any], texts: Texts) -> list[str]:
+    """The question's gold articles and every article of the same text as one (Texts.twins)."""
+    return list(dict.fromkeys(t for sid in question["gold_sources"] for t in (sid, *texts.twins(sid))))
 
 
 # ------------------------------------------------------------------ retrieval metrics
@@ -564,7 +583,7 @@ def score_answer(
             1
             for c in answer.citations
             if not problems[c.marker]
-            and citation_relevant(c, question["gold_sources"], gold, question["facts"])
+            and citation_relevant(c, gold_sources(question, texts), gold, question["facts"])
         )
     if not answer.abstained:
         record.supported_sentences, record.sentences = citation_recall(
