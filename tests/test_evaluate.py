@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,22 +83,36 @@ def test_evidence_spans_found_by_find(texts: ev.Texts) -> None:
 
 
 def test_evidence_in_a_copy_counts_in_the_stored_one(tmp_path: Path) -> None:
-    # Ingest stores one copy of a text under one of its names: evidence written for the other name is
-    # found at the same offsets in the stored copy, and its quotes count as from a gold article.
+    # Ingest stores one copy of a text under one of its names: evidence written for either name, passages
+    # retrieved and quotes cited from either, are compared by one name, at the same offsets.
     (tmp_path / "copy.txt").write_text(ARTICLE, encoding="utf-8")
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
     (tmp_path / "other.txt").write_text(ARTICLE + " More.", encoding="utf-8")
+    (tmp_path / "photo.txt").write_bytes(b"\xff\xd8\xff\xe0 not text")  # ingest reports it; no crash here
+    (tmp_path / "questions.jsonl").write_text('{"id": "x"}\n', encoding="utf-8")  # not an article
     texts = ev.Texts(tmp_path)
-    q = {"id": "x", "gold_sources": ["copy.txt"], "evidence": [{"source_id": "copy.txt", "text": "numbered 1,588"}]}
-    start = ARTICLE.find("numbered 1,588")
+    assert texts.canonical("copy.txt") == texts.canonical("a.txt") == "a.txt"
+    assert texts.canonical("other.txt") == "other.txt"
+    phrase = "numbered 1,588"
+    start = ARTICLE.find(phrase)
+    q = {"id": "x", "gold_sources": ["copy.txt"], "evidence": [{"source_id": "copy.txt", "text": phrase},
+                                                                {"source_id": "a.txt", "text": phrase}]}
     spans, missing = ev.evidence_spans(q, texts)
     assert not missing
-    assert sorted(spans) == [(name, start, start + len("numbered 1,588")) for name in ("a.txt", "copy.txt")]
-    assert ev.relevance([("other.txt", start, start + 5), ("a.txt", start, start + 5)], spans) == [False, True]
-    assert ev.gold_sources(q, texts) == ["copy.txt", "a.txt"]
-    quote = cite(1, "The delegates numbered 1,588 in total.")
-    assert ev.citation_relevant(quote, ev.gold_sources(q, texts), spans, [])
-    assert not ev.citation_relevant(cite(1, quote.quote, source="other.txt"), ev.gold_sources(q, texts), spans, [])
+    assert spans == [("a.txt", start, start + len(phrase))]  # one span, not one per copy
+    retrieved = [Passage(id=n, text="", source_id=n, title="A", start=start, end=start + 5)
+                 for n in ("other.txt", "copy.txt")]
+    assert ev.relevance(ev.spans_of(retrieved, texts), spans) == [False, True]
+    assert ev.ndcg_at_k(ev.spans_of(retrieved[1:], texts), spans, 5) == pytest.approx(1.0)
+    quote = cite(1, "The delegates numbered 1,588 in total.", source="copy.txt")
+    record = ev.Record(id="x", type="single", answerable=True, question="q")
+    answer = Answer(question="q", text="The delegates numbered 1,588 in total. [1]", citations=(quote,), backend="x")
+    asked = {**q, "answerable": True, "facts": []}
+    ev.score_answer(record, asked, answer, spans, texts)
+    assert record.relevant_citations == 1
+    elsewhere = cite(1, quote.quote, source="other.txt")
+    ev.score_answer(record, asked, replace(answer, citations=(elsewhere,)), spans, texts)
+    assert record.relevant_citations == 0
 
 
 # ------------------------------------------------------------------ answers

@@ -27,6 +27,7 @@ The outside-dev corpora are not used here.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -272,7 +273,7 @@ def main() -> None:
     ap.add_argument("--sweep-weight", action="store_true",
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
     ap.add_argument("--rows", type=Path,
-                    help="choose again from the rows-<backend>[-<model folder>].jsonl of an earlier run, not asking")
+                    help="choose again from the rows-<backend>[-<folder>-<hash>].jsonl of an earlier run, not asking")
     ap.add_argument("--backend", default=Settings.reader_backend, choices=READER_BACKENDS,
                     help="the reader backend whose scores are calibrated: torch writes calibration.json, another "
                          "calibration-<backend>.json")
@@ -288,8 +289,9 @@ def main() -> None:
     else:
         rows = ask_all(args.model, args.answerable, args.news, args.backend)
         # Another reader's rows go beside the shipped reader's, never over them.
-        shipped = args.model.resolve() == (ROOT / "models" / "evidence-reader").resolve()
-        name = f"rows-{args.backend}.jsonl" if shipped else f"rows-{args.backend}-{args.model.resolve().name}.jsonl"
+        folder = args.model.resolve()
+        tag = f"-{folder.name}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+        name = f"rows-{args.backend}{'' if folder == (ROOT / 'models' / 'evidence-reader').resolve() else tag}.jsonl"
         (CORPUS / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         print(f"rows kept in {CORPUS / name}", file=sys.stderr)
     chosen = choose(rows, None if args.sweep_weight else Calibration().retrieval_weight)

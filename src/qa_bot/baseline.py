@@ -160,7 +160,7 @@ def _run(
         record.timings["retrieve"] = time.perf_counter() - started
         spans = [
             (
-                d.metadata["source"],
+                texts.canonical(d.metadata["source"]),
                 int(d.metadata["start_index"]),
                 int(d.metadata["start_index"]) + len(d.page_content),
             )

@@ -15,13 +15,14 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from qa_bot.cite import MARKER
 from qa_bot.config import Settings
-from qa_bot.documents import is_sidecar, text_path
+from qa_bot.corpus import discover
+from qa_bot.documents import text_path
 from qa_bot.errors import ConfigError
 from qa_bot.types import Answer, Citation, Passage
 
@@ -158,19 +159,24 @@ class Texts:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._cache: dict[str, str | None] = {}
-        self._twins: dict[str, list[str]] | None = None
+        self._canonical: dict[str, str] | None = None
 
-    def twins(self, source_id: str) -> list[str]:
-        """Other articles of the folder with exactly this text: ingest stores one copy of a text, under one
-        of their names, so the evidence of one counts in the stored one."""
-        if self._twins is None:
-            groups: dict[str, list[str]] = {}
-            for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
-                text = self.get(path.name) if path.is_file() and not is_sidecar(path) else None
+    def canonical(self, source_id: str) -> str:
+        """The name an article's text goes by: the first, by name, of the folder's articles holding exactly
+        that text. Ingest stores one copy of a text under one of its names, so evidence, retrieved passages
+        and citations are compared by this name: evidence written for either copy counts in the one stored,
+        at the same offsets."""
+        if self._canonical is None:
+            first: dict[str, str] = {}
+            self._canonical = {}
+            for path in discover([self.folder])[0] if self.folder.is_dir() else []:
+                try:
+                    text = self.get(path.name)
+                except (OSError, UnicodeDecodeError):  # ingest reports such a file; it holds no evidence
+                    continue
                 if text:
-                    groups.setdefault(text, []).append(path.name)
-            self._twins = {name: group for group in groups.values() if len(group) > 1 for name in group}
-        return [name for name in self._twins.get(source_id, []) if name != source_id]
+                    self._canonical[path.name] = first.setdefault(text, path.name)
+        return self._canonical.get(source_id, source_id)
 
     def get(self, source_id: str) -> str | None:
         """The text of a file in the folder, or None when the name is not a plain file there."""
@@ -182,8 +188,8 @@ class Texts:
 
 
 def evidence_spans(question: Mapping[str, Any], texts: Texts) -> tuple[list[Span], list[str]]:
-    """Where each evidence phrase sits in its article (first occurrence), and at the same place in every
-    article of the same text (Texts.twins); phrases not found."""
+    """Where each evidence phrase sits in its article (first occurrence), by the article's canonical name
+    (Texts.canonical: a phrase written for two copies of one text is one span); phrases not found."""
     spans: list[Span] = []
     missing: list[str] = []
     for ev in question.get("evidence", []):
@@ -194,13 +200,13 @@ def evidence_spans(question: Mapping[str, Any], texts: Texts) -> tuple[list[Span
                 f"{question.get('id')}: evidence not in {ev['source_id']}: {ev['text'][:60]!r}"
             )
         else:
-            spans += [(sid, at, at + len(ev["text"])) for sid in (ev["source_id"], *texts.twins(ev["source_id"]))]
+            spans.append((texts.canonical(ev["source_id"]), at, at + len(ev["text"])))
     return list(dict.fromkeys(spans)), missing
 
 
-def gold_sources(question: Mapping[str, Any], texts: Texts) -> list[str]:
-    """The question's gold articles and every article of the same text as one (Texts.twins)."""
-    return list(dict.fromkeys(t for sid in question["gold_sources"] for t in (sid, *texts.twins(sid))))
+def spans_of(passages: Iterable[Passage | Citation], texts: Texts) -> list[Span]:
+    """Retrieved passages or citations as spans, by their articles' canonical names (Texts.canonical)."""
+    return [(texts.canonical(p.source_id), p.start, p.end) for p in passages]
 
 
 # ------------------------------------------------------------------ retrieval metrics
@@ -579,11 +585,12 @@ def score_answer(
     record.citations = len(answer.citations)
     record.invalid = [p for p in problems.values() if p]
     if question["answerable"]:
+        golds = {texts.canonical(sid) for sid in question["gold_sources"]}
         record.relevant_citations = sum(
             1
             for c in answer.citations
             if not problems[c.marker]
-            and citation_relevant(c, gold_sources(question, texts), gold, question["facts"])
+            and citation_relevant(replace(c, source_id=texts.canonical(c.source_id)), golds, gold, question["facts"])
         )
     if not answer.abstained:
         record.supported_sentences, record.sentences = citation_recall(
@@ -632,7 +639,7 @@ def evaluate_engine(
         history = q.get("history") or None
         try:
             passages = bot.retrieve(q["question"], k, history)
-            score_retrieval(record, [(p.source_id, p.start, p.end) for p in passages], gold, k)
+            score_retrieval(record, spans_of(passages, texts), gold, k)
             started = time.perf_counter()
             answer = bot.ask(q["question"], history, backend=backend, k=k)
             record.timings["total"] = time.perf_counter() - started
@@ -895,16 +902,16 @@ def main(args: argparse.Namespace) -> int:
     questions = sample(questions, getattr(args, "sample", None), getattr(args, "part", "all") or "all")
     if len({q["id"] for q in questions}) != len(questions):
         raise ConfigError("question ids repeat across the question files")
-    texts = Texts(settings.seeds_dir)
-    missing = [m for q in questions for m in evidence_spans(q, texts)[1]]
-    for message in missing:
-        print(f"warning: {message}", file=sys.stderr)
-
     bot = QABot(settings)
     if corpus is not None:
         summary = bot.ingest([Path(corpus)])
         print(f"corpus {corpus}: {summary.line()}", file=sys.stderr)
     bot.ensure_store()
+    # Read after ingest, which writes the kept text of pages and PDFs that evidence offsets count in.
+    texts = Texts(settings.seeds_dir)
+    missing = [m for q in questions for m in evidence_spans(q, texts)[1]]
+    for message in missing:
+        print(f"warning: {message}", file=sys.stderr)
     started = time.perf_counter()
     records = evaluate_engine(bot, questions, texts, backend=backend, k=k,
                               conversation=bool(getattr(args, "conversation", False)))
