@@ -47,7 +47,7 @@ from split import articles, news
 
 from qa_bot.config import READER_BACKENDS, Settings
 from qa_bot.engines.extractive import MAX_SENTENCES, rank_key, sure_enough
-from qa_bot.reader import NO_SPAN, Calibration
+from qa_bot.reader import DEFAULT_READER, NO_SPAN, Calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / ".cache" / "calibration"
@@ -263,9 +263,18 @@ def ask_all(model: Path, n_answerable: int, with_news: bool,
     return rows
 
 
+def rows_path(model: Path, backend: str) -> Path:
+    """Where a calibration run keeps its rows: rows-<backend>.jsonl for the shipped reader, and another
+    reader's beside them, never over them (rows-<backend>-<folder>-<hash of its path>.jsonl)."""
+    folder = model.resolve()
+    if folder == DEFAULT_READER.resolve():
+        return CORPUS / f"rows-{backend}.jsonl"
+    return CORPUS / f"rows-{backend}-{folder.name}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}.jsonl"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "evidence-reader")
+    ap.add_argument("--model", type=Path, default=DEFAULT_READER)
     ap.add_argument("--answerable", type=int, default=400)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--news", action="store_true",
@@ -273,7 +282,7 @@ def main() -> None:
     ap.add_argument("--sweep-weight", action="store_true",
                     help="also choose the retrieval weight here (default: the engine's, 0.5; README, *Models*)")
     ap.add_argument("--rows", type=Path,
-                    help="choose again from the rows-<backend>[-<folder>-<hash>].jsonl of an earlier run, not asking")
+                    help="choose again from the rows of an earlier run (rows_path), without asking")
     ap.add_argument("--backend", default=Settings.reader_backend, choices=READER_BACKENDS,
                     help="the reader backend whose scores are calibrated: torch writes calibration.json, another "
                          "calibration-<backend>.json")
@@ -288,12 +297,9 @@ def main() -> None:
                              f"pass --backend")
     else:
         rows = ask_all(args.model, args.answerable, args.news, args.backend)
-        # Another reader's rows go beside the shipped reader's, never over them.
-        folder = args.model.resolve()
-        tag = f"-{folder.name}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
-        name = f"rows-{args.backend}{'' if folder == (ROOT / 'models' / 'evidence-reader').resolve() else tag}.jsonl"
-        (CORPUS / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        print(f"rows kept in {CORPUS / name}", file=sys.stderr)
+        path = rows_path(args.model, args.backend)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        print(f"rows kept in {path}", file=sys.stderr)
     chosen = choose(rows, None if args.sweep_weight else Calibration().retrieval_weight)
     weight, threshold = chosen["retrieval_weight"], chosen["threshold"]
     if not args.sweep_weight:

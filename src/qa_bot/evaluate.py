@@ -204,8 +204,8 @@ def evidence_spans(question: Mapping[str, Any], texts: Texts) -> tuple[list[Span
     return list(dict.fromkeys(spans)), missing
 
 
-def spans_of(passages: Iterable[Passage | Citation], texts: Texts) -> list[Span]:
-    """Retrieved passages or citations as spans, by their articles' canonical names (Texts.canonical)."""
+def spans_of(passages: Iterable[Passage], texts: Texts) -> list[Span]:
+    """Retrieved passages as spans, by their articles' canonical names (Texts.canonical)."""
     return [(texts.canonical(p.source_id), p.start, p.end) for p in passages]
 
 
