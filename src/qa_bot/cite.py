@@ -211,14 +211,20 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
     are credited (the title, the passage up to the quote, what the model was shown of the article), and
     a run of the claim's capitalised words ending with it and holding the missing word must stand in one
     sentence of the article before the quote. So never 'Nguyen Van An' on the strength of the word 'an'
-    nor 'Chinh' of 'China', nor 'Dang' on the strength of 'Minh'. ``earlier`` is read only when needed."""
-    heads = _context(_credited(ev, shown))[1]
-    runs = []
+    nor 'Chinh' of 'China', nor 'Dang' on the strength of 'Minh'. A source that calls the person by a
+    title ('the ambassador said') credits a name the article gave before the quote, in one sentence,
+    after that very word ('Ambassador Dang Minh Khoi', 'spokeswoman Anna Berg'). ``earlier`` is read
+    only when needed: for a last word the source gives, or a name missing in full."""
+    credited = _credited(ev, shown)
+    heads = _context(credited)[1]
+    runs, titled = [], []
     for run in _NAME_RUN.findall(claim):
         words = [t for w in run.split() for t in tokens(w)]
         if len(words) > 1 and words[-1] in heads and words[-1] not in missing and set(words) & missing:
             runs.append(words)
-    if not runs:
+        elif len(words) > 1 and words[-1] in missing:
+            titled.append(words)
+    if not (runs or titled):
         return set()
     sentences = [f" {' '.join(tokens(piece))} " for piece in _SENTENCE_BREAK.split(earlier())]
     out: set[str] = set()
@@ -228,6 +234,16 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
             if set(window) & missing and any(f" {' '.join(window)} " in s for s in sentences):
                 out |= set(window) & missing
                 break
+    if titled:
+        # 'Ambassador Dang Minh Khoi' before the quote, 'the ambassador' where names are credited.
+        said = f" {' '.join(tokens(credited))} "
+        for words in titled:
+            for start in range(len(words) - 1):
+                name = re.escape(" ".join(words[start:]))
+                titles = {m.group(1) for s in sentences for m in re.finditer(rf" (\w+) {name} ", s)} - STOPWORDS
+                if any(f" the {title} " in said for title in titles):
+                    out |= set(words[start:]) & missing
+                    break
     return out
 
 
