@@ -260,6 +260,11 @@ def verdict_on(claim: str, evs: list[Evidence], quote: int = 0) -> tuple[bool, s
     ("The council passed 49 bills and heard 150 speeches.", "The council heard 150 speeches.", True),
     ("The council passed 49 bills and heard 150 speeches.", "The council heard 49 speeches.", False),
     ("Chargé d'Affaires Jean Dupont opened the fair.", "Jean Dupont, the Chargé d'Affaires, opened the fair.", True),
+    # a run of numbers names rather than counts: a date, a '3 in 1' label, as the quote writes them
+    ("The board met on July 8, 2025 and approved two budgets.", "On July 8, 2025, the board approved two budgets.",
+     True),
+    ("The board drew up a plan integrating \"3 in 1\" to cut costs.", "The board drew up a \"3 in 1\" plan.", True),
+    ("The board drew up a plan integrating \"3 in 1\" to cut costs.", "The board drew up a \"2 in 1\" plan.", False),
 ])
 def test_names_and_numbers_however_written(quote: str, claim: str, kept: bool) -> None:
     assert verdict_on(claim, general(quote))[0] is kept

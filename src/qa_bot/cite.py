@@ -164,6 +164,9 @@ def _unbound_numbers(claim: str, quotes: Sequence[str]) -> set[str]:
     for i, tok in enumerate(said[:-1]):
         if not tok[0].isdigit() or said[i + 1][0].isdigit():
             continue
+        run = said[i - 1 : i + 1]
+        if i and run[0][0].isdigit() and any(q[j - 1 : j + 1] == run for q in heard for j in range(1, len(q))):
+            continue  # a run of numbers as the quote writes it ('3 in 1', 'July 8, 2025') names, not counts
         noun = stem(said[i + 1])
         stems = [[stem(t) for t in q] for q in heard]
         if not any(noun in q for q in stems):
