@@ -107,6 +107,26 @@ def test_a_pronoun_question_borrows_when_alone_it_finds_nothing(fake_store) -> N
     assert standalone.query == "What is the population of Hanoi?"
 
 
+def test_a_borrowing_follow_up_is_read_for_what_it_points_at(fake_store) -> None:  # type: ignore[no-untyped-def]
+    from conftest import FakeReader
+
+    asked: list[str] = []
+
+    class OnlyWithContext(FakeReader):
+        def read(self, question: str, contexts: list[str]):  # type: ignore[no-untyped-def]
+            asked.append(question)
+            found = super().read(question, contexts)
+            return [r if "(" in question else type(r)(-5.0, r.start, r.end) for r in found]
+
+    settings, embeddings = fake_store
+    bot = QABot(settings.replace(reader_threshold=0.0), embeddings=embeddings, reader=OnlyWithContext())
+    answer = bot.ask("Where will it take place?", history=NPT_PAIRS)
+    # searched with the last question, read without it (the reader would answer its 'which conference')
+    assert NPT_PAIRS[-1][0] in answer.query
+    assert asked[-1].startswith("Where will it take place? (") and NPT_PAIRS[-1][0] not in asked[-1]
+    assert "review" in asked[-1] and "conference" in asked[-1]
+
+
 @pytest.mark.integration
 def test_follow_up_history_forms_give_the_same_answer(real_bot: QABot) -> None:
     a = real_bot.ask("When will it take place?", history=NPT_PAIRS)

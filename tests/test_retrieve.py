@@ -11,7 +11,7 @@ from langchain_core.retrievers import BaseRetriever
 from conftest import SEED_FILES, FakeReader, HashEmbeddings, file_text
 from qa_bot.config import Settings
 from qa_bot.corpus import chunk, load_article
-from qa_bot.retrieve import condense, leans_on_conversation, normalize_history
+from qa_bot.retrieve import condense, insisted, leans_on_conversation, normalize_history, pointed, points_back
 
 NPT_HISTORY = [
     ("Which conference will Vietnam chair?",
@@ -58,6 +58,33 @@ def test_condense_adds_the_earlier_turn() -> None:
     assert query.startswith("When will it take place?")
     assert NPT_HISTORY[0][0] in query
     assert "NPT" in query and "[1]" not in query
+
+
+BRIDGE = [("How much did the Portmere bridge cost?",
+           "48 million euros [1]\n\nThe bridge, which cost 48 million euros, was opened in 2024 by Mayor Helena "
+           "Varga. [1]")]
+
+
+@pytest.mark.parametrize(("question", "back"), [
+    ("Who opened it?", True), ("What did that official say?", True), ("How old is he?", True),
+    ("And in 2020?", False), ("Why?", False), ("What about Laos?", False), ("Who opened the bridge?", False),
+])
+def test_points_back(question: str, back: bool) -> None:
+    assert points_back(question) is back
+
+
+def test_the_reader_reads_a_follow_up_with_the_names_it_may_point_at_not_the_last_question() -> None:
+    # the last answer's lead first, then the last question's names; never the last question's 'how much'
+    assert pointed("Who opened it?", BRIDGE) == "Who opened it? (portmere)"
+    assert pointed("What did he say?", [("Who chairs the port board?", "Anna Berg [1]\n\nThe board ...")]) == (
+        "What did he say? (anna; berg)")
+    assert pointed("Who opened it?", []) == "Who opened it?"
+
+
+def test_a_follow_up_insists_on_its_own_and_the_last_questions_numbers_not_the_last_answers() -> None:
+    assert insisted("Where was it held?", BRIDGE) == "Where was it held? How much did the Portmere bridge cost?"
+    assert "2024" not in insisted("Where was it held?", BRIDGE)
+    assert insisted("Who opened the bridge?", BRIDGE) == "Who opened the bridge?"
 
 
 def test_condense_leaves_standalone_questions() -> None:

@@ -31,8 +31,11 @@ from qa_bot.retrieve import (
     Index,
     Retrieval,
     condense,
+    insisted,
     leans_on_conversation,
     normalize_history,
+    pointed,
+    points_back,
     search,
 )
 from qa_bot.store import Store, open_store
@@ -72,6 +75,7 @@ class Read:
     query: str
     found: Retrieval
     ranked: list[tuple[Passage, Reading]]
+    insists: str = ""  # the words whose years and numbers the answer must say (never_says); default: query
 
 
 class QABot:
@@ -209,16 +213,18 @@ class QABot:
         return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day,
                            sentence_level=self.settings.sentence_search)
 
-    def _read(self, question: str, query: str, since: str | None = None, until: str | None = None) -> Read:
-        """Search about `candidates` passages for the query, then let the reader rerank them."""
+    def _read(self, question: str, query: str, since: str | None = None, until: str | None = None,
+              read_as: str | None = None, insists: str = "") -> Read:
+        """Search about `candidates` passages for the query, then let the reader rerank them, reading them
+        for `read_as` (default: the query)."""
         found = search(self.index, query, self.settings.candidates, since=since, until=until,
                        sentence_level=self.settings.sentence_search)
         windows = self._windows(found) if self.settings.reader_window else [(p.start, p.text) for p in found.passages]
-        readings = self.read_candidates(query, [text for _, text in windows])
+        readings = self.read_candidates(read_as or query, [text for _, text in windows])
         # Spans are read inside each window; the Reading is given relative to its passage.
         readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
                     for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]
-        return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight))
+        return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight), insists)
 
     def read_candidates(self, query: str, texts: list[str]) -> list[Reading]:
         """The reader's Reading of each candidate (retrieval's order), in stages when the setting or the
@@ -265,7 +271,9 @@ class QABot:
         2020?') borrows from the conversation. One with a pronoun ('When will it take place?', 'that
         official') is read alone first and borrows only when alone it finds no answer: measured on the
         outside corpora asked as one conversation, standalone questions kept their answers 98.1% of the
-        time this way and 93.7% when every pronoun question borrowed."""
+        time this way and 93.7% when every pronoun question borrowed. A borrowing question is searched with
+        the conversation, but read (pointed) for the names it may point at, not for the last question, and
+        only its own years and numbers and the last question's must stand in the answer (insisted)."""
         query = condense(text, pairs)
         if query == text:
             return self._read(text, text, since, until)
@@ -273,7 +281,8 @@ class QABot:
             alone = self._read(text, text, since, until)
             if support(alone.ranked) >= self.threshold:
                 return alone
-        return self._read(text, query, since, until)
+        return self._read(text, query, since, until, read_as=pointed(text, pairs) if points_back(text) else None,
+                          insists=insisted(text, pairs))
 
     def retrieve(self, question: str, k: int | None = None, history: History | None = None, *,
                  since: object = None, until: object = None) -> list[Passage]:
@@ -444,7 +453,7 @@ def never_says(read: Read, source_id: str) -> list[str]:
     """The years and numbers the question insists on that the article answering it never says (in the
     read passages of that article or its title): the engine declines then."""
     same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == source_id]
-    return missing_specifics(read.query, same)
+    return missing_specifics(read.insists or read.query, same)
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:

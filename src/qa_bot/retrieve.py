@@ -409,6 +409,35 @@ def _key_phrases(text: str, limit: int = 8) -> list[str]:
     return found
 
 
+def points_back(question: str) -> bool:
+    """A whole question of its own with a word that points back ('Who opened it?', 'that official'), as
+    against an ellipsis that only makes sense with the last question ('And in 2020?', 'Why?')."""
+    return not _OPENERS.match(question) and bool(_PRONOUNS & set(tokens(question)) or _POINTER.search(question))
+
+
+def pointed(question: str, history: History | None) -> str:
+    """What the reader reads for a question that points back: the question, then the names of the last
+    exchange it may point at, from the last question and the last answer's lead ('Who opened it?
+    (portmere)'), never the last question itself, whose own 'how much' the reader would answer instead."""
+    pairs = normalize_history(history)
+    if not pairs:
+        return question
+    last_user, last_answer = pairs[-1]
+    lead = MARKER.split(last_answer.strip(), maxsplit=1)[0].split("\n")[0]
+    words = [fold(w) for w in re.findall(r"\b[A-Z][\w’'-]+", f"{lead} {last_user}")]
+    names = [w for w in dict.fromkeys(words) if w not in STOPWORDS and w not in tokens(question)][:8]
+    return f"{question.strip()} ({'; '.join(names)})" if names else question
+
+
+def insisted(question: str, history: History | None) -> str:
+    """The words whose years and numbers an answer must say: the question and, for a follow-up, the question
+    it leans on, never the numbers of an earlier answer's quotes."""
+    pairs = normalize_history(history)
+    if not pairs or not leans_on_conversation(question):
+        return question
+    return f"{question.strip()} {pairs[-1][0].strip()}"
+
+
 def condense(question: str, history: History | None) -> str:
     """A standalone search query for a follow-up, built from the conversation without any LLM."""
     pairs = normalize_history(history)
