@@ -108,6 +108,31 @@ def test_modified_file_replaces_only_its_passages(
                open_store(settings).passages.get(where={"source_id": target})["documents"])
 
 
+def test_another_file_of_the_same_name_never_replaces_a_stored_article(
+    settings: Settings, tmp_path: Path, fake_embeddings: HashEmbeddings
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    (first / "bridge.txt").write_text("The Kellan bridge will close in April for repairs costing 2 million.\n",
+                                      encoding="utf-8")
+    (second / "bridge.txt").write_text("Portmere opened its swing bridge on Thursday before 3,000 people.\n",
+                                       encoding="utf-8")
+    ingest([first], settings=settings, embeddings=fake_embeddings)
+    before = stored(settings)
+    clash = ingest([second], settings=settings, embeddings=fake_embeddings)
+    assert clash.replaced == 0 and clash.added == 0 and clash.removed == 0
+    assert any("a different article named bridge.txt" in e and "rename" in e for e in clash.errors), clash.errors
+    assert stored(settings) == before
+    # an edit in place is an update, and so is a new version whose old file is gone
+    (first / "bridge.txt").write_text("The Kellan bridge will close in May for repairs costing 3 million.\n",
+                                      encoding="utf-8")
+    edited = ingest([first], settings=settings, embeddings=fake_embeddings)
+    assert edited.files_changed == ("bridge.txt",) and not edited.errors
+    shutil.rmtree(first)
+    moved = ingest([second], settings=settings, embeddings=fake_embeddings)
+    assert moved.files_changed == ("bridge.txt",) and not moved.errors
+
+
 def test_prune_removes_gone_files(
     settings: Settings, seeds_copy: Path, fake_embeddings: HashEmbeddings
 ) -> None:

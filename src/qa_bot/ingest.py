@@ -300,14 +300,18 @@ def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article],
 
 def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[list[Article], list[str]]:
     """Articles without those whose exact text is already stored (or read just before) under another
-    name or link; a file already in the store under its own name is always kept (it may be an update)."""
+    name or link, and without a different text under the name of a stored article whose file is elsewhere
+    and still there (a clash of names, not an update). A file already in the store under its own name, from
+    the same place or from a place that is gone, is kept: it may be an update."""
     holders: dict[str, set[str]] = {}
-    stored: set[str] = set()
+    stored: dict[str, str] = {}
     for batch in _batched(articles, 200):
         got = store.sources.get(where={"digest": {"$in": sorted({a.digest for a in batch})}}, include=["metadatas"])
         for sid, meta in zip(got["ids"], got["metadatas"], strict=True):
             holders.setdefault(str((meta or {}).get("digest")), set()).add(sid)
-        stored.update(store.sources.get(ids=[a.source_id for a in batch], include=[])["ids"])
+        got = store.sources.get(ids=[a.source_id for a in batch], include=["metadatas"])
+        stored.update({sid: str((meta or {}).get("path") or "") for sid, meta in zip(got["ids"], got["metadatas"],
+                                                                                    strict=True)})
     names = {a.source_id for a in articles}
     kept: list[Article] = []
     errors: list[str] = []
@@ -317,9 +321,27 @@ def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[li
         if others and article.source_id not in stored:
             errors.append(f"{article.path}: the same text is already in the store as {others[0]}; not added twice")
             continue
+        if _name_clash(article, stored.get(article.source_id)):
+            errors.append(f"{article.path}: a different article named {article.source_id} is already in the store "
+                          f"(from {stored[article.source_id]}); rename this file to add it, or change that one")
+            continue
         kept.append(article)
         holders.setdefault(article.digest, set()).add(article.source_id)
     return kept, errors
+
+
+def _name_clash(article: Article, stored_path: str | None) -> bool:
+    """Is a stored article of this name another file, still on disk, with another text? (An upload or a
+    fetched page is compared by the place it is about to take.)"""
+    if not stored_path or article.path.name != Path(stored_path).name:
+        return False
+    other, here = Path(stored_path), staged_target(article.path) or article.path
+    try:
+        if not other.is_file() or other.resolve() == here.resolve():
+            return False
+        return load_article(other, other.stat().st_size + 1).digest != article.digest
+    except (OSError, ArticleError):
+        return False
 
 
 def _by_link(message: str, saved: dict[Path, str]) -> str:
