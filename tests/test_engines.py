@@ -12,7 +12,7 @@ from conftest import file_text
 from openai_server import FakeOpenAIServer
 from qa_bot import engines
 from qa_bot.config import Settings
-from qa_bot.errors import BackendError
+from qa_bot.errors import BackendError, ConfigError, InvalidQuestionError
 from qa_bot.pipeline import QABot
 from qa_bot.types import Answer
 
@@ -79,15 +79,18 @@ def test_slow_server_times_out_and_falls_back(fake_bot: QABot, server: FakeOpenA
     assert elapsed < 3.5, f"llm_timeout=1 s was not honoured ({elapsed:.1f}s)"
 
 
-def test_unknown_engine_is_backend_error() -> None:
-    with pytest.raises(BackendError, match="unknown answer engine"):
+def test_unknown_engine_is_bad_input() -> None:
+    with pytest.raises(ConfigError, match="unknown answer engine"):
         engines.chat_model("no-such-engine", Settings.from_env(env={}))
 
 
-def test_unknown_engine_in_ask_gives_extractive_with_warning(fake_bot: QABot) -> None:
-    answer = fake_bot.ask(QUESTION, backend="no-such-engine")
-    assert "fallback" in answer.backend
-    assert any("not available" in w for w in answer.warnings)
+@pytest.mark.parametrize("name", ["no-such-engine", "nonsens", ":model", "provider:"])
+def test_unknown_engine_in_ask_is_refused_before_any_work(fake_bot: QABot, name: str) -> None:
+    # a misspelt engine is bad input (one line, exit 2 in the CLI), not an engine failure to fall back from
+    with pytest.raises(ConfigError, match="unknown answer engine"):
+        fake_bot.ask(QUESTION, backend=name)
+    with pytest.raises(InvalidQuestionError, match="at least 1"):
+        fake_bot.ask(QUESTION, k=0)
 
 
 def test_openai_not_configured() -> None:

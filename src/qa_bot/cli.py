@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files, folders or http(s) links to pages (default: seeds/); "
                    ".txt, .md, .html, .htm and .pdf")
     p.add_argument("--store", type=Path, help="store folder (QA_BOT_STORE_DIR)")
-    p.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
+    p.add_argument("--prune", action="store_true",
+                   help="remove stored articles that are not among the files read from these paths")
     p.add_argument("--rebuild", action="store_true", help="start from an empty store")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)

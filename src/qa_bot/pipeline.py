@@ -368,7 +368,9 @@ class QABot:
         text = clean_question(question, self.settings.max_question_chars)
         pairs = normalize_history(history)
         dates = _date_range(since, until)
-        name = backend or self.settings.backend
+        name = engines.check_name(backend or self.settings.backend)
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise InvalidQuestionError(f"k must be a whole number of at least 1, not {k!r}")
         wanted = self.settings.replace(k=k, candidates=max(k, self.settings.candidates)) if k else self.settings
         bot = self if wanted == self.settings else _with_settings(self, wanted)
         timings: dict[str, float] = {}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa_bot.config import Settings
-from qa_bot.errors import BackendError
+from qa_bot.errors import BackendError, ConfigError
 from qa_bot.loaded import Loaded
 
 if TYPE_CHECKING:  # imported by the engines that build one (LangChain's chat machinery costs ~0.4 s)
@@ -61,6 +61,7 @@ def _provider(name: str, settings: Settings) -> BaseChatModel:
 
 
 FACTORIES: dict[str, Callable[[Settings], BaseChatModel]] = {"local": _local, "openai": _openai}
+_registered: set[str] = set()  # names given a chat model by register()
 
 
 def names() -> list[str]:
@@ -68,12 +69,19 @@ def names() -> list[str]:
     return [EXTRACTIVE, *FACTORIES]
 
 
+def check_name(name: str) -> str:
+    """The engine name, or ConfigError (bad input, before any work) for one that names no engine."""
+    if name in names() or name in _registered or (":" in name and all(part.strip() for part in name.split(":", 1))):
+        return name
+    raise ConfigError(f"unknown answer engine {name!r}; choose one of {', '.join(names())} or provider:model")
+
+
 def chat_model(name: str, settings: Settings) -> BaseChatModel:
     """The chat model behind an LLM engine, created once per process and settings."""
     def build() -> BaseChatModel:
         if name in FACTORIES:
             return FACTORIES[name](settings)
-        if ":" in name:
+        if ":" in check_name(name):
             return _provider(name, settings)
         raise BackendError(f"unknown answer engine {name!r}; choose one of {', '.join(names())} or provider:model")
 
@@ -82,6 +90,7 @@ def chat_model(name: str, settings: Settings) -> BaseChatModel:
 
 def register(name: str, model: BaseChatModel, settings: Settings) -> None:
     """Use this chat model for the engine name (tests, embedding applications)."""
+    _registered.add(name)
     _models.put((name, settings), model)
 
 
