@@ -123,3 +123,24 @@ def test_empty_question_is_a_chat_message(page: Any) -> None:
     assert re.search(r"empty", chat)
     assert "Traceback" not in chat and "Error:" not in page.locator("body").inner_text()
     page.screenshot(path=str(SHOTS / "empty.png"), full_page=True)
+
+
+def test_the_chats_own_clear_icon_forgets_the_conversation_and_an_error_shows_no_old_sources(page: Any) -> None:
+    """The bin icon Gradio puts on the chat does what "Clear chat" does: the next follow-up borrows nothing
+    and the sources panel is empty; an error beside an earlier answer does not show that answer's sources."""
+    before = _assistant_count(page)
+    _ask(page, "Which conference will Vietnam preside over?")
+    page.wait_for_function(f"document.querySelectorAll('#qa-chat .bot .qa-answer').length > 0 && "
+                           f"document.querySelectorAll('#qa-chat .bot').length > {before}")
+    page.locator("#qa-sources .qa-source").first.wait_for()
+    page.click("#qa-chat button[aria-label='Clear']")
+    page.wait_for_function("document.querySelectorAll('#qa-chat .bot').length === 0")
+    page.wait_for_function("!document.querySelector('#qa-sources .qa-source')")
+    _ask(page, "When will it take place?")
+    page.wait_for_function("document.querySelectorAll('#qa-chat .bot .qa-answer, #qa-chat .bot .qa-abstain')"
+                           ".length === 1")
+    assert "Which conference" not in page.locator("#qa-chat").inner_text()  # nothing borrowed from it
+    if page.locator("#qa-sources .qa-source").count():
+        page.fill("#qa-question textarea", "   ")
+        page.click("#qa-ask")
+        page.wait_for_function("!document.querySelector('#qa-sources .qa-source')")

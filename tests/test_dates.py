@@ -67,6 +67,13 @@ def test_answers_carry_their_dates(bot: QABot) -> None:
     assert answer.to_dict()["citations"][0]["published"] == "2026-01-10"
 
 
+def test_a_range_no_article_falls_in_says_so(bot: QABot) -> None:
+    answer = bot.ask("How much did the harbour bridge cost?", since="2027-01-01")
+    assert answer.abstained and not answer.citations
+    assert any("no article in the store was published in that date range" in w and "without a date" in w
+               for w in answer.warnings), answer.warnings
+
+
 def test_bad_dates_are_clear_errors(bot: QABot) -> None:
     with pytest.raises(InvalidQuestionError, match="since must be a date"):
         bot.ask("harbour bridge", since="yesterday")

@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--backend", help="extractive | local | openai | provider:model")
-    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--k", type=int, help="passages, after reranking, that a language model reads (the extractive "
+                   "engine quotes from every candidate it read)")
     p.add_argument("--since", help="only articles published on or after this date (2026-01-31)")
     p.add_argument("--until", help="only articles published on or before this date")
     p.add_argument("--store", type=Path)

@@ -377,6 +377,13 @@ class QABot:
         started = time.perf_counter()
         read = bot._understand(text, pairs, *dates)
         timings["retrieve"] = time.perf_counter() - started
+        if not read.ranked and any(dates):
+            # Nothing in that range: say why, rather than that the articles do not answer.
+            why = "no article in the store was published in that date range (articles without a date are left out " \
+                  "while a range is set)"
+            answer = bot._abstain(text, read.query, [], name, 0.0, (why,), timings)
+            yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
+            return
         if name == engines.EXTRACTIVE:
             answer = bot._extractive(text, read, name, (), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})

@@ -438,7 +438,7 @@ def build_app(bot: QABot) -> gr.Blocks:
                 {"role": "user", "content": f"<div>{_md_text(shown[:500])}</div>"},
                 {"role": "assistant", "content": render_error(str(exc))},
             ]
-            yield history, answers, gr.skip(), gr.skip(), ""
+            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, ""
             return
         history.append({"role": "user", "content": f"<div>{_md_text(question)}</div>"})
         history.append(
@@ -472,11 +472,12 @@ def build_app(bot: QABot) -> gr.Blocks:
         except (QABotError, ValueError) as exc:
             log.warning("question failed: %s: %s", type(exc).__name__, exc)
             history[-1] = {"role": "assistant", "content": render_error(str(exc))}
-            yield history, answers, gr.skip(), gr.skip(), ""
+            # The sources panel shows no earlier answer's sources beside an error.
+            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, ""
         except Exception:
             log.exception("unexpected error while answering")
             history[-1] = {"role": "assistant", "content": render_error(GENERIC_ERROR)}
-            yield history, answers, gr.skip(), gr.skip(), ""
+            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, ""
 
     def open_source(key: str, answers: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
         """Show the clicked citation's answer sources and its whole article."""
@@ -615,7 +616,8 @@ def build_app(bot: QABot) -> gr.Blocks:
                     render_markdown=True,
                     feedback_options=None,
                     latex_delimiters=[],
-                    buttons=["copy"],
+                    # No per-message copy: it would copy the answer's HTML ("Copy answer with sources" below).
+                    buttons=[],
                 )
                 with gr.Row():
                     box = gr.Textbox(
@@ -646,7 +648,7 @@ def build_app(bot: QABot) -> gr.Blocks:
                         MAX_K,
                         value=min(settings.k, MAX_K),
                         step=1,
-                        label="Passages to search",
+                        label="Passages a language model reads (local and API engines)",
                         elem_id="qa-k",
                     )
                 with gr.Accordion("Add articles", open=False):
@@ -686,12 +688,8 @@ def build_app(bot: QABot) -> gr.Blocks:
             [sources, article, selected_state],
             api_visibility="private",
         ).then(None, None, None, js=SCROLL_JS)
-        clear_btn.click(
-            clear,
-            None,
-            [chat, answers_state, sources, article, selected_state],
-            api_visibility="private",
-        )
+        for cleared in (clear_btn.click, chat.clear):  # the chat's own bin icon forgets the conversation too
+            cleared(clear, None, [chat, answers_state, sources, article, selected_state], api_visibility="private")
         copy_btn.click(
             copy_answer, [answers_state, selected_state], copy_box, api_visibility="private"
         ).then(None, copy_box, None, js=COPY_JS)
