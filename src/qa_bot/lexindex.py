@@ -131,7 +131,8 @@ def build(rows: Iterable[Row], version: str) -> LexicalIndex:
     bm25 = None
     if any(r.terms for r in ordered):  # bm25s needs a vocabulary
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
-        bm25.index([list(r.terms) for r in ordered], show_progress=False)
+        with _quiet():  # bm25s sets its own logger to DEBUG ('Building index from tokens')
+            bm25.index([list(r.terms) for r in ordered], show_progress=False)
     return LexicalIndex(
         version=version,
         bm25=bm25,
