@@ -442,3 +442,30 @@ def test_verify_with_a_judge_renumbers_only_what_it_keeps() -> None:
     text, cites, checked = verify(draft, [ev], vectors, emb, judge=WordJudge())
     assert [c.kept for c in checked] == [True, False]
     assert text == "The council approved the plan on Monday. [1]" and len(cites) == 1
+
+
+@pytest.mark.parametrize(("a", "b", "close"), [
+    ("tuscon", "tucson", True), ("dershozitz", "dershowitz", True), ("neuman", "neumann", True),
+    ("austria", "australia", False), ("larkfield", "clearwell", False), ("smith", "smyth", True),
+])
+def test_one_edit(a: str, b: str, close: bool) -> None:
+    from qa_bot.cite import _one_edit
+
+    assert _one_edit(a, b) is close and _one_edit(b, a) is close
+
+
+def test_names_a_question_insists_on_must_stand_in_the_answering_articles() -> None:
+    from qa_bot.cite import missing_names
+
+    clearwell = ["Margaret Osei, chief executive of Clearwell, said water rates would rise by 4% in May."]
+    seen = [*clearwell, "The committee will meet again after the final vote."]
+    # another company than the article's: the answer would be about someone else
+    assert missing_names("Who is the chief executive of Larkfield?", clearwell, seen) == ["larkfield"]
+    assert missing_names("Who is the chief executive of Clearwell?", clearwell, seen) == []
+    # a misspelt name is still the name; a form of it counts ("Clearwell's")
+    assert missing_names("Who runs Clearwel?", clearwell, seen) == []
+    assert missing_names("What did Clearwell's chief say about rates?", clearwell, seen) == []
+    # capitalised common nouns the articles also write in lowercase are no names
+    assert missing_names("When does the Committee meet after the Final?", clearwell, seen) == []
+    # a question in two parts may be answered by one part's article
+    assert missing_names("Who runs Clearwell, and who runs Larkfield?", clearwell, seen) == []

@@ -154,6 +154,36 @@ def _name_found(name: str, words: AbstractSet[str], names: AbstractSet[str], ini
     return False
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """One letter wrong, missing, added, or two neighbours swapped ('Tuscon' for 'Tucson')."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    i = _common_prefix(a, b)
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
+    short, long = sorted((a, b), key=len)
+    return short[i:] == long[i + 1 :]
+
+
+_QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+_LOWER_WORD = re.compile(r"(?<![.!?]\s)\b[a-z][a-z'’-]+")
+
+
+def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> list[str]:
+    """Names the question insists on that none of the texts states: as the word, a form of one of its names
+    ('Chinese', 'China'), an acronym's spelled-out name, or misspelt by one letter (users misspell names).
+    A capitalised word the seen texts also write in lowercase is a common noun ('Committee', 'Final'), not
+    a name; and a question in several parts (two question words) demands none, its answer may quote one."""
+    if len(_QUESTION_WORD.findall(question)) > 1:
+        return []
+    common = {w for text in seen for w in _LOWER_WORD.findall(text)}
+    words, names, initials = _context("\n".join(texts))
+    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    return sorted(n for n in claim_names(question) - common
+                  if not _name_found(n, words, names, initials, n in acronyms)
+                  and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
+
+
 def _unbound_numbers(claim: str, quotes: Sequence[str]) -> set[str]:
     """Numbers of the claim that the quotes hold, but for another thing: the word after the number in the
     claim is in a quote, yet never within three words after that number ('49 speeches' where the quote

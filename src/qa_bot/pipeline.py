@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot import engines
-from qa_bot.cite import Judge, compose, split_claims, verify
+from qa_bot.cite import Judge, compose, missing_names, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select, support
@@ -309,7 +309,7 @@ class QABot:
         chosen = select(read.ranked, calibration.threshold, margin=calibration.runner_up_margin)
         if chosen.abstained:
             return chosen
-        lost = never_says(read, chosen.evidence[0].passage.source_id)
+        lost = never_says(read, chosen.evidence[0].passage.source_id, {e.passage.source_id for e in chosen.evidence})
         if lost:
             return Selection((), True, chosen.support, f"the answering article never says {', '.join(lost)}")
         return chosen
@@ -458,11 +458,16 @@ def _date_range(since: object, until: object) -> tuple[str | None, str | None]:
     return first, last
 
 
-def never_says(read: Read, source_id: str) -> list[str]:
-    """The years and numbers the question insists on that the article answering it never says (in the
-    read passages of that article or its title): the engine declines then."""
+def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> list[str]:
+    """The years and numbers the question insists on that the article answering it never says, and the
+    names that none of the articles quoted says (in their read passages or titles; cite.missing_names):
+    the engine declines then. Measured on the dev halves: names declined 12 more of squad2's 150
+    unanswerable questions and 1 more of rgb's 9, for no answerable one wrongly declined there and one
+    more of the seed development set's 54 (a paraphrase: 'the Swiss city' for Geneva)."""
+    asked = read.insists or read.query
     same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == source_id]
-    return missing_specifics(read.insists or read.query, same)
+    quoted_texts = [p.text + " " + p.title for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
+    return missing_specifics(asked, same) + missing_names(asked, quoted_texts, [p.text for p, _ in read.ranked])
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:
