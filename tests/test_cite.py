@@ -265,6 +265,7 @@ def verdict_on(claim: str, evs: list[Evidence], quote: int = 0) -> tuple[bool, s
      True),
     ("The board drew up a plan integrating \"3 in 1\" to cut costs.", "The board drew up a \"3 in 1\" plan.", True),
     ("The board drew up a plan integrating \"3 in 1\" to cut costs.", "The board drew up a \"2 in 1\" plan.", False),
+    ("In 2019, 49 bills were passed and 150 speeches were given.", "In 2019, 49 speeches were given.", False),
 ])
 def test_names_and_numbers_however_written(quote: str, claim: str, kept: bool) -> None:
     assert verdict_on(claim, general(quote))[0] is kept
@@ -323,9 +324,11 @@ def test_a_person_the_quote_calls_by_title_is_credited_when_the_article_named_th
     from qa_bot.cite import check_claim
 
     article = ("Ambassador Maria Elena Ortiz opened the trade fair on Monday. Minister Le Thi Thu Hang spoke "
-               "next, and government spokeswoman Anna Berg took questions.\n"
+               "next, and government Spokeswoman Anna Berg took questions. Larkfield, the company Peter "
+               "Olsen founded, sent no one.\n"
                "The ambassador said exports to China rose by an estimated third this year.\n"
-               "The spokeswoman said the fair would return next spring.")
+               "The spokeswoman said the fair would return next spring.\n"
+               "The company said it would exhibit next year.")
 
     def kept(claim: str, quote: str) -> bool:
         start = article.index(quote)
@@ -345,6 +348,8 @@ def test_a_person_the_quote_calls_by_title_is_credited_when_the_article_named_th
     assert not kept(f"According to Le Thi Thu Hang, {exports}", "The ambassador")
     assert not kept("Maria Elena Ortiz said the fair would return next spring.", "The spokeswoman")
     assert not kept(f"According to Peter Olsen, {exports}", "The ambassador")
+    # a word before a name that is no title ('the company Peter Olsen founded' for 'the company said')
+    assert not kept("Peter Olsen said it would exhibit next year.", "The company")
 
 
 def test_a_claim_that_says_one_clause_of_a_long_sentence_is_kept_and_an_unrelated_one_is_not() -> None:
@@ -469,3 +474,10 @@ def test_names_a_question_insists_on_must_stand_in_the_answering_articles() -> N
     assert missing_names("When does the Committee meet after the Final?", clearwell, seen) == []
     # a question in two parts may be answered by one part's article
     assert missing_names("Who runs Clearwell, and who runs Larkfield?", clearwell, seen) == []
+    # acronyms, names written joined or by initials, capitals that say nothing
+    hanoi = ["The chairman of Hanoi said HCM City and gross domestic product grew."]
+    assert missing_names("Who is the CEO of Clearwell?", clearwell, seen) == []
+    assert missing_names("Who is the chairman of Ha Noi?", hanoi, hanoi) == []
+    assert missing_names("How fast did Ho Chi Minh City grow?", hanoi, hanoi) == []
+    assert missing_names("WHO RUNS LARKFIELD?", clearwell, seen) == []
+    assert missing_names("Who Runs The Larkfield Plant?", clearwell, seen) == []

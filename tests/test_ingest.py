@@ -123,6 +123,24 @@ def test_another_file_of_the_same_name_never_replaces_a_stored_article(
     assert clash.replaced == 0 and clash.added == 0 and clash.removed == 0
     assert any("a different article named bridge.txt" in e and "rename" in e for e in clash.errors), clash.errors
     assert stored(settings) == before
+    # refused the same way when given by a relative path from elsewhere (paths are stored absolute)
+    here = Path.cwd()
+    try:
+        os.chdir(tmp_path)
+        assert any("a different article named" in e for e in ingest([Path("b")], settings=settings,
+                                                                     embeddings=fake_embeddings).errors)
+    finally:
+        os.chdir(here)
+    assert stored(settings) == before
+    # with prune the store becomes exactly what was read: the other file's article is replaced, never lost
+    (first / "port.txt").write_text("The port reopened on Monday after the storm.\n", encoding="utf-8")
+    ingest([first], settings=settings, embeddings=fake_embeddings)
+    shutil.copy(first / "port.txt", second / "port.txt")
+    pruned = ingest([second], settings=settings, embeddings=fake_embeddings, prune=True)
+    assert pruned.files_changed == ("bridge.txt",) and not pruned.errors
+    assert {m["source_id"] for m in stored(settings).values()} == {"bridge.txt", "port.txt"}
+    ingest([first], settings=settings, embeddings=fake_embeddings, prune=True)
+    (second / "port.txt").unlink()
     # an edit in place is an update, and so is a new version whose old file is gone
     (first / "bridge.txt").write_text("The Kellan bridge will close in May for repairs costing 3 million.\n",
                                       encoding="utf-8")

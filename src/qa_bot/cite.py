@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.corpus import split_sentences
 from qa_bot.evidence import Evidence, names_in, numbers_in
-from qa_bot.lexical import STOPWORDS, stem, tokens
+from qa_bot.lexical import STOPWORDS, fold, stem, tokens
 from qa_bot.types import Citation
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -173,15 +173,34 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
     """Names the question insists on that none of the texts states: as the word, a form of one of its names
     ('Chinese', 'China'), an acronym's spelled-out name, or misspelt by one letter (users misspell names).
     A capitalised word the seen texts also write in lowercase is a common noun ('Committee', 'Final'), not
-    a name; and a question in several parts (two question words) demands none, its answer may quote one."""
-    if len(_QUESTION_WORD.findall(question)) > 1:
+    a name; and a question in several parts (two question words) demands none, its answer may quote one.
+    Nor does one written in capitals or title case ('Who Won The Final?'), whose capitals say nothing. An
+    acronym is demanded only when the seen texts write it ('CEO' may be 'chief executive'), and a name
+    written joined or by its initials counts ('Ha Noi' for 'Hanoi', 'Ho Chi Minh City' for 'HCM City')."""
+    later = question.split()[1:]
+    shouting = sum(c.isupper() for c in question) > 0.6 * max(1, sum(c.isalpha() for c in question))
+    if len(_QUESTION_WORD.findall(question)) > 1 or shouting or any(
+            w[:1].isupper() and fold(w) in STOPWORDS for w in later):
         return []
     common = {w for text in seen for w in _LOWER_WORD.findall(text)}
     words, names, initials = _context("\n".join(texts))
-    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
-    return sorted(n for n in claim_names(question) - common
-                  if not _name_found(n, words, names, initials, n in acronyms)
+    written = _context("\n".join(seen))[0]
+    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", question)} - written
+    joined = set()
+    for run in _NAME_RUN.findall(question):
+        parts = [t for w in run.split() for t in tokens(w)]
+        for a, b in itertools.combinations(range(len(parts) + 1), 2):
+            if b - a > 1 and ("".join(parts[a:b]) in words or "".join(p[0] for p in parts[a:b]) in words):
+                joined |= set(parts[a:b])
+    return sorted(n for n in claim_names(question) - common - acronyms - joined
+                  if not _name_found(n, words, names, initials)
                   and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# '3 in 1', '24/7', a term '2023-2025', a date 'July 8, 2025' or '8 July 2025': labels, never counts
+_LABEL = re.compile(rf"\b\d+ in \d+\b|\b\d+/\d+\b|\b[12]\d{{3}}\s?[-–]\s?[12]\d{{3}}\b"
+                    rf"|\b{_MONTH} \d{{1,2}},? \d{{4}}\b|\b\d{{1,2}} {_MONTH},? \d{{4}}\b")
 
 
 def _unbound_numbers(claim: str, quotes: Sequence[str]) -> set[str]:
@@ -190,13 +209,12 @@ def _unbound_numbers(claim: str, quotes: Sequence[str]) -> set[str]:
     says '49 bills ... 150 speeches')."""
     said = [t for t in tokens(spelled_numbers(claim)) if t not in STOPWORDS]
     heard = [[t for t in tokens(spelled_numbers(q)) if t not in STOPWORDS] for q in quotes]
+    # A label or a date the quote writes the same way ('3 in 1', 'July 8, 2025') names rather than counts.
+    named = {tokens(run)[-1] for run in _LABEL.findall(claim) if any(run in q for q in quotes)}
     out = set()
     for i, tok in enumerate(said[:-1]):
-        if not tok[0].isdigit() or said[i + 1][0].isdigit():
+        if not tok[0].isdigit() or said[i + 1][0].isdigit() or tok in named:
             continue
-        run = said[i - 1 : i + 1]
-        if i and run[0][0].isdigit() and any(q[j - 1 : j + 1] == run for q in heard for j in range(1, len(q))):
-            continue  # a run of numbers as the quote writes it ('3 in 1', 'July 8, 2025') names, not counts
         noun = stem(said[i + 1])
         stems = [[stem(t) for t in q] for q in heard]
         if not any(noun in q for q in stems):
@@ -268,13 +286,15 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
                 out |= set(window) & missing
                 break
     if titled:
-        # 'Ambassador Dang Minh Khoi' before the quote, 'the ambassador' where names are credited.
+        # 'Ambassador Dang Minh Khoi' before the quote, 'the ambassador' where names are credited; the title
+        # capitalised, as titles before names are ('the company Anna Berg founded' names no title).
         said = f" {' '.join(tokens(credited))} "
+        raw = _SENTENCE_BREAK.split(earlier())
         for words in titled:
             for start in range(len(words) - 1):
-                name = re.escape(" ".join(words[start:]))
-                titles = {m.group(1) for s in sentences for m in re.finditer(rf" (\w+) {name} ", s)} - STOPWORDS
-                if any(f" the {title} " in said for title in titles):
+                name = r"\s+".join(re.escape(w) for w in words[start:])
+                found = {m.group(1).lower() for s in raw for m in re.finditer(rf"\b([A-Z][a-z]+)\s+(?i:{name})\b", s)}
+                if any(f" the {title} " in said for title in found - STOPWORDS):
                     out |= set(words[start:]) & missing
                     break
     return out

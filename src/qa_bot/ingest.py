@@ -228,7 +228,7 @@ def ingest_articles(
                         "digest": plan.article.digest,
                         "title": plan.article.title,
                         "outlet": plan.article.outlet,
-                        "path": str(plan.article.path),
+                        "path": str(plan.article.path.resolve()),
                         "passages": len(plan.passages),
                     } for plan in batch_plans],
                 )
@@ -304,14 +304,13 @@ def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[li
     and still there (a clash of names, not an update). A file already in the store under its own name, from
     the same place or from a place that is gone, is kept: it may be an update."""
     holders: dict[str, set[str]] = {}
-    stored: dict[str, str] = {}
+    stored: dict[str, dict[str, object]] = {}
     for batch in _batched(articles, 200):
         got = store.sources.get(where={"digest": {"$in": sorted({a.digest for a in batch})}}, include=["metadatas"])
         for sid, meta in zip(got["ids"], got["metadatas"], strict=True):
             holders.setdefault(str((meta or {}).get("digest")), set()).add(sid)
         got = store.sources.get(ids=[a.source_id for a in batch], include=["metadatas"])
-        stored.update({sid: str((meta or {}).get("path") or "") for sid, meta in zip(got["ids"], got["metadatas"],
-                                                                                    strict=True)})
+        stored.update({sid: dict(meta or {}) for sid, meta in zip(got["ids"], got["metadatas"], strict=True)})
     names = {a.source_id for a in articles}
     kept: list[Article] = []
     errors: list[str] = []
@@ -321,26 +320,30 @@ def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[li
         if others and article.source_id not in stored:
             errors.append(f"{article.path}: the same text is already in the store as {others[0]}; not added twice")
             continue
-        if _name_clash(article, stored.get(article.source_id)):
+        record = stored.get(article.source_id)
+        if not prune and record is not None and _name_clash(article, record):
             errors.append(f"{article.path}: a different article named {article.source_id} is already in the store "
-                          f"(from {stored[article.source_id]}); rename this file to add it, or change that one")
+                          f"(from {record.get('path')}); rename this file to add it, or change that one")
             continue
         kept.append(article)
         holders.setdefault(article.digest, set()).add(article.source_id)
     return kept, errors
 
 
-def _name_clash(article: Article, stored_path: str | None) -> bool:
-    """Is a stored article of this name another file, still on disk, with another text? (An upload or a
-    fetched page is compared by the place it is about to take.)"""
-    if not stored_path or article.path.name != Path(stored_path).name:
+def _name_clash(article: Article, record: dict[str, object]) -> bool:
+    """Is the stored article of this name another file, still on disk, with another text? Its path is
+    compared as stored (absolute since session 14; an older, relative one says nothing) and its text by
+    the stored digest, so the other file is never read (nor its kept text rewritten). An upload or a
+    fetched page is compared by the place it is about to take. With prune the store becomes exactly the
+    files read, so the other one would go anyway: no clash then (the caller skips the check)."""
+    stored_path = str(record.get("path") or "")
+    other = Path(stored_path)
+    if not stored_path or not other.is_absolute() or record.get("digest") == article.digest:
         return False
-    other, here = Path(stored_path), staged_target(article.path) or article.path
+    here = staged_target(article.path) or article.path
     try:
-        if not other.is_file() or other.resolve() == here.resolve():
-            return False
-        return load_article(other, other.stat().st_size + 1).digest != article.digest
-    except (OSError, ArticleError):
+        return other.is_file() and other.resolve() != here.resolve()
+    except OSError:
         return False
 
 

@@ -77,6 +77,7 @@ class Read:
     found: Retrieval
     ranked: list[tuple[Passage, Reading]]
     insists: str = ""  # the words whose years and numbers the answer must say (never_says); default: query
+    question: str = ""  # the question as asked, whose names the answer must say (never_says); default: query
 
 
 class QABot:
@@ -225,7 +226,8 @@ class QABot:
         # Spans are read inside each window; the Reading is given relative to its passage.
         readings = [r if not r.has_span else replace(r, start=r.start + w - p.start, end=r.end + w - p.start)
                     for r, (w, _), p in zip(readings, windows, found.passages, strict=True)]
-        return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight), insists)
+        return Read(query, found, rerank(found.passages, readings, self.calibration.retrieval_weight), insists,
+                    question)
 
     def read_candidates(self, query: str, texts: list[str]) -> list[Reading]:
         """The reader's Reading of each candidate (retrieval's order), in stages when the setting or the
@@ -473,7 +475,8 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
     asked = read.insists or read.query
     same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == source_id]
     quoted_texts = [p.text + " " + p.title for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
-    return missing_specifics(asked, same) + missing_names(asked, quoted_texts, [p.text for p, _ in read.ranked])
+    return missing_specifics(asked, same) + missing_names(read.question or read.query, quoted_texts,
+                                                          [p.text for p, _ in read.ranked])
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:
