@@ -185,15 +185,15 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
     common = {w for text in seen for w in _LOWER_WORD.findall(text)}
     words, names, initials = _context("\n".join(texts))
     written = _context("\n".join(seen))[0]
-    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", question)} - written
+    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", question)}
     joined = set()
     for run in _NAME_RUN.findall(question):
         parts = [t for w in run.split() for t in tokens(w)]
         for a, b in itertools.combinations(range(len(parts) + 1), 2):
             if b - a > 1 and ("".join(parts[a:b]) in words or "".join(p[0] for p in parts[a:b]) in words):
                 joined |= set(parts[a:b])
-    return sorted(n for n in claim_names(question) - common - acronyms - joined
-                  if not _name_found(n, words, names, initials)
+    return sorted(n for n in claim_names(question) - common - (acronyms - written) - joined
+                  if not _name_found(n, words, names, initials, n in acronyms)
                   and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
 
 
@@ -264,7 +264,8 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
     sentence of the article before the quote. So never 'Nguyen Van An' on the strength of the word 'an'
     nor 'Chinh' of 'China', nor 'Dang' on the strength of 'Minh'. A source that calls the person by a
     title ('the ambassador said') credits a name the article gave before the quote, in one sentence,
-    after that very word ('Ambassador Dang Minh Khoi', 'spokeswoman Anna Berg'). ``earlier`` is read
+    after that very word, capitalised ('Ambassador Dang Minh Khoi'; never 'the company Anna Berg founded'
+    for 'the company said'). ``earlier`` is read
     only when needed: for a last word the source gives, or a name missing in full."""
     credited = _credited(ev, shown)
     heads = _context(credited)[1]
@@ -277,7 +278,8 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
             titled.append(words)
     if not (runs or titled):
         return set()
-    sentences = [f" {' '.join(tokens(piece))} " for piece in _SENTENCE_BREAK.split(earlier())]
+    before = earlier()
+    sentences = [f" {' '.join(tokens(piece))} " for piece in _SENTENCE_BREAK.split(before)]
     out: set[str] = set()
     for words in runs:
         for start in range(len(words) - 1):
@@ -289,7 +291,7 @@ def _named_in_full(missing: set[str], claim: str, ev: Evidence, shown: str, earl
         # 'Ambassador Dang Minh Khoi' before the quote, 'the ambassador' where names are credited; the title
         # capitalised, as titles before names are ('the company Anna Berg founded' names no title).
         said = f" {' '.join(tokens(credited))} "
-        raw = _SENTENCE_BREAK.split(earlier())
+        raw = _SENTENCE_BREAK.split(before)
         for words in titled:
             for start in range(len(words) - 1):
                 name = r"\s+".join(re.escape(w) for w in words[start:])
