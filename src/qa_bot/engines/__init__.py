@@ -79,10 +79,12 @@ def check_name(name: str) -> str:
 def chat_model(name: str, settings: Settings) -> BaseChatModel:
     """The chat model behind an LLM engine, created once per process and settings."""
     def build() -> BaseChatModel:
+        check_name(name)
         if name in FACTORIES:
             return FACTORIES[name](settings)
-        if ":" in check_name(name):
+        if ":" in name:
             return _provider(name, settings)
+        # 'extractive', or a registered name whose model is no longer held: no chat model to build
         raise BackendError(f"unknown answer engine {name!r}; choose one of {', '.join(names())} or provider:model")
 
     return _models.get((name, settings), build)
