@@ -93,6 +93,15 @@ def test_unknown_engine_in_ask_is_refused_before_any_work(fake_bot: QABot, name:
         fake_bot.ask(QUESTION, k=0)
 
 
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_k_is_checked_by_every_entry_point(fake_bot: QABot, k: object) -> None:
+    # retrieve() and retriever() once took k=0 for "the default" and returned 5 passages
+    with pytest.raises(InvalidQuestionError, match="at least 1"):
+        fake_bot.retrieve(QUESTION, k=k)  # type: ignore[arg-type]
+    with pytest.raises(InvalidQuestionError, match="at least 1"):
+        fake_bot.retriever(k=k)  # type: ignore[arg-type]
+
+
 def test_openai_not_configured() -> None:
     settings = Settings.from_env(env={})
     assert engines.availability(settings)["openai"]

@@ -210,6 +210,7 @@ class QABot:
         """The hybrid search as a LangChain BaseRetriever (since/until: only articles published then)."""
         from qa_bot.retriever import QARetriever
 
+        _check_k(k)
         self.ensure_store()
         since_day, until_day = _date_range(since, until)
         return QARetriever(index=self.index, k=k or self.settings.k, since=since_day, until=until_day,
@@ -292,6 +293,7 @@ class QABot:
         """Passages for a question, reranked by the reader (follow-ups resolved with the history first);
         since/until (dates) keep only articles published in that range."""
         text = clean_question(question, self.settings.max_question_chars)
+        _check_k(k)
         read = self._understand(text, normalize_history(history), *_date_range(since, until))
         return _top(read.ranked, k or self.settings.k)
 
@@ -372,8 +374,7 @@ class QABot:
         pairs = normalize_history(history)
         dates = _date_range(since, until)
         name = engines.check_name(backend or self.settings.backend)
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise InvalidQuestionError(f"k must be a whole number of at least 1, not {k!r}")
+        _check_k(k)
         wanted = self.settings.replace(k=k, candidates=max(k, self.settings.candidates)) if k else self.settings
         bot = self if wanted == self.settings else _with_settings(self, wanted)
         timings: dict[str, float] = {}
@@ -477,6 +478,12 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
     quoted_texts = [p.text + " " + p.title for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
     return missing_specifics(asked, same) + missing_names(read.question or read.query, quoted_texts,
                                                           [p.text for p, _ in read.ranked])
+
+
+def _check_k(k: object) -> None:
+    """A k given by a caller is a whole number of at least 1 (None: the settings' k)."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise InvalidQuestionError(f"k must be a whole number of at least 1, not {k!r}")
 
 
 def _top(ranked: list[tuple[Passage, Reading]], k: int) -> list[Passage]:
