@@ -236,3 +236,56 @@ def test_public_functions_not_shadowed_by_submodules() -> None:
     import qa_bot.retrieve
 
     assert callable(qa_bot.retrieve) and callable(qa_bot.ingest)
+
+
+# ------------------------------------------------------------------ real model: questions in several parts
+
+HARBOUR = (
+    "Kelby opens its harbour tram line\n\n"
+    "KELBY, 14 March 2025 - The city's new harbour tram line opened on Friday, two years after building began.\n\n"
+    "The line was opened by the transport minister, Agnes Lindqvist, who rode the first tram from the station to "
+    "the ferry terminal. The line cost 640 million pounds, of which the national government paid half.\n\n"
+    "The 24 trams were built by Alder Rail in its Dunmore works. Each tram carries up to 210 passengers, and the "
+    "trams will run every six minutes at peak hours.\n\n"
+    "The city council expects about 30,000 journeys a day in the first year. Critics said the fares, set at "
+    "2.40 pounds a ride, were too high for the families of the harbour district.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def harbour_bot(tmp_path_factory: pytest.TempPathFactory, real_embeddings):  # type: ignore[no-untyped-def]
+    """A real store of one article that is not a seed, with the real reader."""
+    from conftest import make_settings
+
+    folder = tmp_path_factory.mktemp("harbour")
+    (folder / "kelby_trams.txt").write_text(HARBOUR, encoding="utf-8")
+    settings = make_settings(tmp_path_factory.mktemp("harbour-store") / "store").replace(seeds_dir=folder)
+    bot = QABot(settings, embeddings=real_embeddings)
+    bot.ingest([folder])
+    return bot, folder
+
+
+def _lead(answer: Answer) -> str:
+    return answer.text[: MARKERS.search(answer.text).start()] if MARKERS.search(answer.text) else answer.text
+
+
+def test_a_question_in_two_parts_leads_with_both_answers(harbour_bot) -> None:  # type: ignore[no-untyped-def]
+    bot, folder = harbour_bot
+    answer = bot.ask("Who opened the Kelby tram line, and how much did it cost?")
+    assert not answer.abstained
+    lead = _lead(answer)
+    assert "Agnes Lindqvist" in lead and "640 million pounds" in lead, answer.text
+    for c in answer.citations:
+        assert file_text(c.source_id, folder)[c.start : c.end] == c.quote
+    used = list(dict.fromkeys(int(m) for m in MARKERS.findall(answer.text)))
+    assert used == [c.marker for c in answer.citations]
+    # each part's answer is marked inside the quote that holds it
+    marked = {c.quote[c.answer_start - c.start : c.answer_end - c.start]
+              for c in answer.citations if c.answer_start >= 0}
+    assert any("Lindqvist" in m for m in marked) and any("640 million" in m for m in marked), marked
+
+
+def test_a_question_in_one_part_leads_with_one_answer(harbour_bot) -> None:  # type: ignore[no-untyped-def]
+    bot, _ = harbour_bot
+    answer = bot.ask("Who built the trams?")
+    assert "Alder Rail" in _lead(answer) and ";" not in _lead(answer), answer.text

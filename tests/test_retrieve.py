@@ -11,7 +11,15 @@ from langchain_core.retrievers import BaseRetriever
 from conftest import SEED_FILES, FakeReader, HashEmbeddings, file_text
 from qa_bot.config import Settings
 from qa_bot.corpus import chunk, load_article
-from qa_bot.retrieve import condense, insisted, leans_on_conversation, normalize_history, pointed, points_back
+from qa_bot.retrieve import (
+    condense,
+    insisted,
+    leans_on_conversation,
+    normalize_history,
+    pointed,
+    points_back,
+    question_parts,
+)
 
 NPT_HISTORY = [
     ("Which conference will Vietnam chair?",
@@ -85,6 +93,19 @@ def test_a_follow_up_insists_on_its_own_and_the_last_questions_numbers_not_the_l
     assert insisted("Where was it held?", BRIDGE) == "Where was it held? How much did the Portmere bridge cost?"
     assert "2024" not in insisted("Where was it held?", BRIDGE)
     assert insisted("Who opened the bridge?", BRIDGE) == "Who opened the bridge?"
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("Who opened the bridge, and how much did it cost?", ["Who opened the bridge", "how much did it cost?"]),
+    ("Who won the race? When was it held?", ["Who won the race", "When was it held?"]),
+    ("Which firm built it and in what year did it open?", ["Which firm built it", "in what year did it open?"]),
+    ("How old was she when she won the title?", ["How old was she when she won the title?"]),
+    ("What is the name and rank of the officer?", ["What is the name and rank of the officer?"]),
+    ("Who scored, and why?", ["Who scored", "why?"]),
+])
+def test_question_parts(question: str, parts: list[str]) -> None:
+    # a new part only where a question word begins a clause after 'and' or after a question's end
+    assert question_parts(question) == parts
 
 
 def test_condense_leaves_standalone_questions() -> None:

@@ -21,7 +21,7 @@ from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select, support
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
-from qa_bot.evidence import missing_specifics, sentences
+from qa_bot.evidence import Evidence, answer_sentence, missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
 from qa_bot.lexical import STOPWORDS, tokens
 from qa_bot.loaded import Loaded
@@ -37,6 +37,7 @@ from qa_bot.retrieve import (
     normalize_history,
     pointed,
     points_back,
+    question_parts,
     search,
 )
 from qa_bot.store import Store, open_store
@@ -328,12 +329,53 @@ class QABot:
         if chosen.abstained:
             return self._abstain(question, read.query, passages, backend, chosen.support,
                                  (*warnings, chosen.reason) if chosen.reason else warnings, timings)
-        text, cites = compose(chosen.evidence)
-        lead = chosen.evidence[0].answer.strip()
-        if lead and len(lead) < 0.8 * len(chosen.evidence[0].text):
-            text = f"{lead} [1]\n\n{text}"
+        lead, evidence, unanswered = self._lead(read, chosen.evidence)
+        text, cites = compose(evidence)
+        if lead:
+            text = f"{lead}\n\n{text}"
+        warnings = (*warnings, *(f"the articles do not answer: {part}" for part in unanswered))
         return Answer(question=question, text=text, citations=cites, backend=backend, query=read.query,
                       warnings=warnings, timings=timings, support=round(chosen.support, 4), as_of=cites[0].published)
+
+    def _lead(self, read: Read, evidence: tuple[Evidence, ...]) -> tuple[str, tuple[Evidence, ...], list[str]]:
+        """The line an extractive answer leads with, the sentences to quote in order, and the parts of the
+        question no passage answers. The line is the exact answer span and its marker ('Do Hung Viet [1]'),
+        or '' when the span is most of its sentence. A question in several parts ('Which conference will it
+        chair, and when is it held?') has each part read on its own against the passages shown and the
+        quoted ones (later parts pointed at the first part's names and answer), so the line answers every
+        part in order ('11th NPT Review Conference; late April [1][2]'), quoting first the sentences that
+        hold those answers, each with its own answer marked; a part scored under the threshold is named."""
+        first = evidence[0]
+        lead = first.answer.strip() if len(first.answer.strip()) < 0.8 * len(first.text) else ""
+        parts = question_parts(read.question or read.query)
+        if len(parts) == 1:
+            return (f"{lead} [1]" if lead else ""), evidence, []
+        passages = list(dict.fromkeys([*(p for p, _ in read.ranked[: self.settings.k]),
+                                       *(e.passage for e in evidence)]))
+        answers: list[Evidence] = []
+        unanswered = []
+        for i, part in enumerate(parts):
+            asked = part if i == 0 else pointed(part, [(parts[0], answers[0].answer if answers else "")])
+            readings = self.reader.read(asked, [p.text for p in passages])
+            scored = [(p, r) for p, r in zip(passages, readings, strict=True) if r.has_span]
+            best = max(scored, key=lambda pr: pr[1].score, default=None)
+            if best is None or best[1].score < self.calibration.threshold:
+                unanswered.append(part)
+                continue
+            found = answer_sentence(*best)
+            span = found.answer.strip()
+            repeated = any(_within(span, a.answer) or _within(a.answer, span) for a in answers)
+            if span and len(span) < 0.8 * len(found.text) and not repeated:
+                answers.append(found)
+        if not answers:
+            return (f"{lead} [1]" if lead else ""), evidence, unanswered
+        # Each answering sentence once, where it first answers; then the other quoted sentences as ranked.
+        leading = list({a.key: a for a in reversed(answers)}.values())[::-1]
+        keys = [a.key for a in leading]
+        quoted = (*leading, *(e for e in evidence if e.key not in keys))
+        spans = "; ".join(a.answer.strip() for a in answers)
+        marks = "".join(f"[{keys.index(a.key) + 1}]" for a in leading)
+        return f"{spans} {marks}", quoted, unanswered
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
         from langchain_core.output_parsers import StrOutputParser
@@ -478,6 +520,11 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
     quoted_texts = [p.text + " " + p.title for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
     return missing_specifics(asked, same) + missing_names(read.question or read.query, quoted_texts,
                                                           [p.text for p, _ in read.ranked])
+
+
+def _within(words: str, text: str) -> bool:
+    """Do these words stand whole inside the text ('50' in 'nearly 50', not '6 million' in '5.6 million')?"""
+    return re.search(rf"(?<!\S){re.escape(words)}(?!\S)", text) is not None
 
 
 def _check_k(k: object) -> None:

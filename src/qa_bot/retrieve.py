@@ -415,6 +415,19 @@ def points_back(question: str) -> bool:
     return not _OPENERS.match(question) and bool(_PRONOUNS & set(tokens(question)) or _POINTER.search(question))
 
 
+# A question that asks for several things: '..., and when is it held?', '...? Who chairs it?'. Only where a
+# question word begins a new clause after 'and' or a question's end, so 'What did she win when she was 16?' is one.
+_QWORD = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?(?:who|whom|whose|what|when|where|which|why|how)\b"
+_PART_BREAK = re.compile(rf"(?:,?\s+and\s+|[?;]\s+)(?={_QWORD})", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks, in order ('Which conference will it chair, and when is it held?' ->
+    ['Which conference will it chair', 'when is it held?']); one part for most questions."""
+    parts = [p.strip(" ,;") for p in _PART_BREAK.split(question.strip())]
+    return [p for p in parts if p] or [question]
+
+
 def pointed(question: str, history: History | None) -> str:
     """What the reader reads for a question that points back: the question, then the names of the last
     exchange it may point at, from the last question and the last answer's lead ('Who opened it?
