@@ -130,3 +130,30 @@ def test_removed_sentences_are_listed_in_a_note_the_user_can_open() -> None:
     html = render_answer(answer, 0)
     assert "<details" in html and "numbers not in the quotes: 9" in html
     assert html.count("qa-note") == 2  # the other warning stays a plain note
+
+
+def test_an_article_changed_since_the_answer_never_marks_other_words(tmp_path: Path) -> None:
+    """A citation opened after its article was updated marks its quote where it now stands, or nothing,
+    and says so; it never marks whatever now stands at the old offsets."""
+    from qa_bot import web
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    article = seeds / "court.txt"
+    article.write_text("The firm has about 48,000 active drivers in the region.\n", encoding="utf-8")
+    text = article.read_text(encoding="utf-8")
+    quote = "about 48,000 active drivers"
+    start = text.index(quote)
+    cite = {"marker": 1, "source_id": "court.txt", "title": "Court", "quote": quote, "start": start,
+            "end": start + len(quote), "passage_start": 0, "passage_end": len(text)}
+    articles = web.Articles(Settings(store_dir=tmp_path / "store", seeds_dir=seeds))
+    assert f"<mark>{quote}</mark>" in web.render_article(cite, articles)
+    assert "changed" not in web.render_article(cite, articles)
+
+    article.write_text("UPDATED: a line was added.\n" + text, encoding="utf-8")  # the quote moved
+    shown = web.render_article(cite, articles)
+    assert f"<mark>{quote}</mark>" in shown and "has changed since this answer" in shown
+
+    article.write_text(text.replace("48,000", "52,000"), encoding="utf-8")  # the quote is gone
+    shown = web.render_article(cite, articles)
+    assert "<mark>" not in shown and "no longer holds the quoted words" in shown

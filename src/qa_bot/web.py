@@ -316,26 +316,45 @@ def render_sources(answer: dict[str, Any] | None, turn: int, articles: Articles)
     return '<div class="qa-scroll">' + "".join(cards) + "</div>"
 
 
+def _shift(text: str, start: int, end: int, quote: str) -> int | None:
+    """How far a quote has moved in an article changed since the answer (0: where it was); None when the
+    article no longer holds it."""
+    if text[start:end] == quote:
+        return 0
+    found = [m.start() for m in re.finditer(re.escape(quote), text)] if quote else []
+    return min(found, key=lambda at: abs(at - start)) - start if found else None
+
+
 def render_article(citation: dict[str, Any], articles: Articles) -> str:
-    """The whole article with the cited passage tinted and the quote marked."""
+    """The whole article with the cited passage tinted and the quote marked. An article changed since the
+    answer has its quote marked where it now stands, or none, and says so; never other words at old offsets."""
     text = articles.text(citation["source_id"])
     if text is None:
         return '<div class="qa-panel-empty">That article file is no longer available.</div>'
-    body = _highlight(
-        text,
-        citation["start"],
-        citation["end"],
-        citation.get("passage_start", 0),
-        citation.get("passage_end", 0),
-    )
+    start, end = citation["start"], citation["end"]
+    shift = _shift(text, start, end, citation.get("quote", ""))
+    note = ""
+    if shift is None:
+        body = _esc(text)
+        note = ('<div class="qa-note" role="status">This article has changed since this answer and no longer '
+                "holds the quoted words: ask again.</div>")
+    else:
+        # A moved quote is marked alone: the passage around it may have changed too.
+        passage = (citation.get("passage_start", 0), citation.get("passage_end", 0)) if not shift else (0, 0)
+        body = _highlight(text, start + shift, end + shift, *passage)
+        if shift:
+            note = ('<div class="qa-note" role="status">This article has changed since this answer; the quoted '
+                    f"words now stand at characters {start + shift}–{end + shift}.</div>")
+            start, end = start + shift, end + shift
     outlet = f"{_esc(citation['outlet'])} · " if citation.get("outlet") else ""
     return (
         f'<div class="qa-article-title">[{citation["marker"]}] {_esc(citation["title"])}</div>'
         f'<div class="qa-article-meta">{outlet}{_dated(citation)}{_esc(citation["source_id"])}, characters '
-        f"{citation['start']}–{citation['end']}"
+        f"{start}–{end}"
         + (f" · {_link(citation['url'])}" if _link(citation.get("url", "")) else "")
         + "</div>"
-        f'<div class="qa-scroll"><div class="qa-article-body">{body}</div></div>'
+        + note
+        + f'<div class="qa-scroll"><div class="qa-article-body">{body}</div></div>'
     )
 
 
