@@ -169,3 +169,17 @@ def test_new_articles_searchable_after_ingest(settings: Settings, tmp_path: Path
     (folder / "two.txt").write_text("Zebras graze on the savanna in Kenya. Lions watch them.\n")
     bot.ingest([folder])
     assert bot.retrieve("zebras savanna Kenya", k=1)[0].source_id == "two.txt"
+
+
+def test_a_follow_up_borrows_names_whole_and_nothing_from_a_decline() -> None:
+    # names never run across a marker or a paragraph break of the last answer
+    answer = "Dainius Kreivys [1]\n\nLithuania's minister Dainius Kreivys opened it. [1] Staff Writer [2] Brandt said so."
+    query = condense("Who chaired it?", [("Who opened the summit?", answer)])
+    assert "\n" not in query and "Kreivys Lithuania" not in query and "Writer Brandt" not in query
+    assert "Dainius Kreivys" in query
+    # a declined answer names only the closest articles' titles: the follow-up borrows none of them
+    declined = [("How many trams are there?",
+                 "The articles do not answer this question. The closest articles are: City Budget Of 2025 (a.txt).")]
+    assert condense("What did they say after the ruling?", declined) == (
+        "What did they say after the ruling? (How many trams are there?)")
+    assert pointed("What did they say?", declined) == "What did they say?"

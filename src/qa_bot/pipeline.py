@@ -41,7 +41,7 @@ from qa_bot.retrieve import (
     search,
 )
 from qa_bot.store import Store, open_store
-from qa_bot.types import Answer, Citation, IngestSummary, Passage
+from qa_bot.types import NO_ANSWER, Answer, Citation, IngestSummary, Passage
 
 if TYPE_CHECKING:  # LangChain's chat and runnable machinery is imported when a model answers (about 0.4 s)
     from langchain_core.language_models import BaseChatModel
@@ -303,7 +303,7 @@ class QABot:
     def _abstain(self, question: str, query: str, passages: list[Passage], backend: str, support: float,
                  warnings: tuple[str, ...], timings: dict[str, float]) -> Answer:
         closest = tuple(dict.fromkeys(f"{p.title} ({p.source_id})" for p in passages if p.kind != "related"))[:3]
-        text = "The articles do not answer this question."
+        text = NO_ANSWER
         if closest:
             text += " The closest articles are: " + "; ".join(closest) + "."
         return Answer(question=question, text=text, abstained=True, backend=backend, query=query,
@@ -346,7 +346,7 @@ class QABot:
         part in order ('11th NPT Review Conference; late April [1][2]'), quoting first the sentences that
         hold those answers, each with its own answer marked; a part scored under the threshold is named."""
         first = evidence[0]
-        lead = first.answer.strip() if len(first.answer.strip()) < 0.8 * len(first.text) else ""
+        lead = " ".join(first.answer.split()) if len(first.answer.strip()) < 0.8 * len(first.text) else ""
         parts = question_parts(read.question or read.query)
         if len(parts) == 1:
             return (f"{lead} [1]" if lead else ""), evidence, []
@@ -373,7 +373,7 @@ class QABot:
         leading = list({a.key: a for a in reversed(answers)}.values())[::-1]
         keys = [a.key for a in leading]
         quoted = (*leading, *(e for e in evidence if e.key not in keys))
-        spans = "; ".join(a.answer.strip() for a in answers)
+        spans = "; ".join(" ".join(a.answer.split()) for a in answers)
         marks = "".join(f"[{keys.index(a.key) + 1}]" for a in leading)
         return f"{spans} {marks}", quoted, unanswered
 

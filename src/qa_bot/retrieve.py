@@ -22,7 +22,7 @@ from qa_bot.corpus import KIND_WEIGHT, sentence_id
 from qa_bot.lexical import STOPWORDS, fold, terms, tokens
 from qa_bot.lexindex import LexicalIndex
 from qa_bot.store import Store
-from qa_bot.types import Passage
+from qa_bot.types import NO_ANSWER, Passage
 
 log = logging.getLogger(__name__)
 LEXICAL_WEIGHT = 0.6
@@ -395,9 +395,11 @@ def leans_on_conversation(question: str) -> str | None:
 
 def _key_phrases(text: str, limit: int = 8) -> list[str]:
     """Capitalised names and numbers from an earlier answer, the words a follow-up points at."""
-    text = MARKER.sub(" ", text)
+    if text.lstrip().startswith(NO_ANSWER):
+        return []  # a decline names only the closest articles' titles, which the follow-up never meant
+    text = MARKER.sub("\n", text)  # a name never runs across a marker, a line or a paragraph
     found: list[str] = []
-    for m in re.finditer(r"(?:[A-Z][\w’'-]*\.?(?:\s+(?:of|the|for|on|and|to)\s+|\s+)?)+[A-Z][\w’'-]*"
+    for m in re.finditer(r"(?:[A-Z][\w’'-]*\.?(?:[ \t]+(?:of|the|for|on|and|to)[ \t]+|[ \t]+)?)+[A-Z][\w’'-]*"
                          r"|\b\d[\d,.–-]*\d\b|\([A-Z]{2,}\)", text):
         phrase = m.group(0).strip(" .")
         if fold(phrase) in STOPWORDS or len(phrase) < 3:
@@ -436,7 +438,8 @@ def pointed(question: str, history: History | None) -> str:
     if not pairs:
         return question
     last_user, last_answer = pairs[-1]
-    lead = MARKER.split(last_answer.strip(), maxsplit=1)[0].split("\n")[0]
+    lead = "" if last_answer.lstrip().startswith(NO_ANSWER) else MARKER.split(last_answer.strip(), maxsplit=1)[0]
+    lead = lead.split("\n")[0]
     words = [fold(w) for w in re.findall(r"\b[A-Z][\w’'-]+", f"{lead} {last_user}")]
     names = [w for w in dict.fromkeys(words) if w not in STOPWORDS and w not in tokens(question)][:8]
     return f"{question.strip()} ({'; '.join(names)})" if names else question
