@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # How every declined answer begins; a follow-up borrows nothing from it (retrieve.condense).
 NO_ANSWER = "The articles do not answer this question."
 
