@@ -173,7 +173,8 @@ def test_new_articles_searchable_after_ingest(settings: Settings, tmp_path: Path
 
 def test_a_follow_up_borrows_names_whole_and_nothing_from_a_decline() -> None:
     # names never run across a marker or a paragraph break of the last answer
-    answer = "Dainius Kreivys [1]\n\nLithuania's minister Dainius Kreivys opened it. [1] Staff Writer [2] Brandt said so."
+    answer = ("Dainius Kreivys [1]\n\nLithuania's minister Dainius Kreivys opened it. [1] Staff Writer [2] "
+              "Brandt said so.")
     query = condense("Who chaired it?", [("Who opened the summit?", answer)])
     assert "\n" not in query and "Kreivys Lithuania" not in query and "Writer Brandt" not in query
     assert "Dainius Kreivys" in query
