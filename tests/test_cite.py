@@ -231,12 +231,13 @@ def test_a_number_from_an_unrelated_sentence_does_not_support_a_claim() -> None:
 # ---------------------------------------------------------------- the claim check on general text
 
 
-def general(text: str, title: str = "A report") -> list[Evidence]:
+def general(text: str, title: str = "A report", published: str = "") -> list[Evidence]:
     """Every sentence of an arbitrary text as evidence of one passage."""
     from qa_bot.corpus import split_sentences
 
     spans = tuple(split_sentences(text, 0, len(text)))
-    p = Passage(text=text, source_id="general.txt", title=title, start=0, end=len(text), id="g", sentences=spans)
+    p = Passage(text=text, source_id="general.txt", title=title, start=0, end=len(text), id="g", sentences=spans,
+                published=published)
     return evidence_of(p)
 
 
@@ -275,6 +276,15 @@ def test_the_speaker_named_in_the_title_or_before_the_quote_is_credited() -> Non
     evs = general("Trade grew fast last year. She said exports doubled.", title="Interview with Anna Berg")
     assert verdict_on("Anna Berg said exports doubled.", evs, quote=1)[0]
     assert not verdict_on("Maria Olsen said exports doubled.", evs, quote=1)[0]
+
+
+def test_the_publication_date_shown_beside_the_source_counts_for_its_numbers() -> None:
+    # the model is shown each source's date; a claim that gives it is not an invented number
+    evs = general("Alder Logistics was fined 7.5 million pounds for the crash.", published="2025-09-12")
+    assert verdict_on("As reported on 12 September 2025, Alder Logistics was fined 7.5 million pounds.", evs)[0]
+    assert not verdict_on("As reported on 14 September 2025, Alder Logistics was fined 7.5 million pounds.", evs)[0]
+    assert not verdict_on("As reported on 12 September 2025, Alder Logistics was fined 7.5 million pounds.",
+                          general("Alder Logistics was fined 7.5 million pounds for the crash."))[0]
 
 
 def test_a_name_given_in_full_earlier_in_the_article_is_credited_by_its_last_word() -> None:

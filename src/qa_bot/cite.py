@@ -14,9 +14,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.corpus import split_sentences
+from qa_bot.documents import display_date
 from qa_bot.evidence import Evidence, names_in, numbers_in
 from qa_bot.lexical import STOPWORDS, fold, stem, tokens
-from qa_bot.types import Citation
+from qa_bot.types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 MIN_SIMILARITY = 0.50  # calibrated on the claim fixtures of the dev question set (eval/questions.jsonl)
@@ -242,10 +243,15 @@ def _clauses(sentence: str) -> list[str]:
     return [sentence[a:b] for a, b in spans] + [sentence[a:d] for (a, _), (_, d) in itertools.pairwise(spans)]
 
 
+def _header(p: Passage) -> str:
+    """What the model is shown beside a source: its article's title and publication date."""
+    return f"{p.title}\n{display_date(p.published) if p.published else ''}"
+
+
 def _credited(ev: Evidence, shown: str) -> str:
-    """Where a name of a claim citing this quote counts: the article's title, the cited passage up to the
-    end of the quote, and what the model was shown of the same article."""
-    return ev.passage.title + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
+    """Where a name of a claim citing this quote counts: the article's title and date, the cited passage up
+    to the end of the quote, and what the model was shown of the same article."""
+    return _header(ev.passage) + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
 
 
 def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -> bool:
@@ -337,8 +343,9 @@ def check_claim(
     # The closest quote, plus only those other cited quotes that hold a name or number it lacks and
     # are themselves about the claim: a number from an unrelated sentence of the passage does not count.
     quotes = [best]
-    # The article's title (shown to the model beside the source) counts for names and numbers it states.
-    needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(best.passage.title)
+    # The article's title and publication date (shown to the model beside the source) count for the
+    # numbers they state ('… fined, the paper reported on 12 September 2025').
+    needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(_header(best.passage))
     acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text)}
     shown = shown or {}
     shown_best = shown.get(best.passage.source_id, "")
@@ -361,7 +368,7 @@ def check_claim(
         return Checked(text, False, f"numbers not in the quotes: {', '.join(sorted(needed_numbers))}")
     if needed_names:
         return Checked(text, False, f"names not in the quotes: {', '.join(sorted(needed_names))}")
-    unbound = _unbound_numbers(text, [q.text for q in quotes])
+    unbound = _unbound_numbers(text, [q.text for q in quotes] + [_header(best.passage)])
     if unbound:
         return Checked(text, False, f"numbers the quotes give for something else: {', '.join(sorted(unbound))}")
     if sim < MIN_SIMILARITY and clauses is not None:

@@ -516,10 +516,16 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
     unanswerable questions and 1 more of rgb's 9, for no answerable one wrongly declined there and one
     more of the seed development set's 54 (a paraphrase: 'the Swiss city' for Geneva)."""
     asked = read.insists or read.query
-    same = [p.text + " " + p.title for p, _ in read.ranked if p.source_id == source_id]
-    quoted_texts = [p.text + " " + p.title for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
+    # An article says what its title and its publication date say ('the summit' in an article of 2025).
+    same = [_said(p) for p, _ in read.ranked if p.source_id == source_id]
+    quoted_texts = [_said(p) for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
     return missing_specifics(asked, same) + missing_names(read.question or read.query, quoted_texts,
                                                           [p.text for p, _ in read.ranked])
+
+
+def _said(p: Passage) -> str:
+    """A passage's words with its article's title and publication date."""
+    return f"{p.text} {p.title} {display_date(p.published) if p.published else ''}"
 
 
 def _within(words: str, text: str) -> bool:
