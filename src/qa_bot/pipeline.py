@@ -23,7 +23,6 @@ from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select,
 from qa_bot.errors import BackendError, InvalidQuestionError, StoreError
 from qa_bot.evidence import Evidence, answer_sentence, missing_specifics, sentences
 from qa_bot.ingest import Progress, ingest
-from qa_bot.lexical import STOPWORDS, tokens
 from qa_bot.loaded import Loaded
 from qa_bot.prompts import load_prompts
 from qa_bot.reader import Calibration, Reader, Reading
@@ -34,6 +33,7 @@ from qa_bot.retrieve import (
     condense,
     insisted,
     leans_on_conversation,
+    needs_conversation,
     normalize_history,
     pointed,
     points_back,
@@ -420,8 +420,8 @@ class QABot:
         wanted = self.settings.replace(k=k, candidates=max(k, self.settings.candidates)) if k else self.settings
         bot = self if wanted == self.settings else _with_settings(self, wanted)
         timings: dict[str, float] = {}
-        if not pairs and not [w for w in tokens(text) if w not in STOPWORDS]:
-            # 'When was that?', 'Why?' with no conversation: nothing to search for, nothing to point back to.
+        if not pairs and needs_conversation(text):
+            # 'When was that?', 'Who opened it?' with no conversation: nothing to point back to.
             why = "the question points back to an earlier one and there is none: ask it in full"
             yield self._abstain(text, text, [], name, 0.0, (why,), timings)
             return

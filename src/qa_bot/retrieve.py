@@ -417,6 +417,14 @@ def points_back(question: str) -> bool:
     return not _OPENERS.match(question) and bool(_PRONOUNS & set(tokens(question)) or _POINTER.search(question))
 
 
+def needs_conversation(question: str) -> bool:
+    """A question that means nothing without an earlier one: no word to search for ('When was that?'), or
+    one that points back with at most one word of its own ('Who opened it?', 'How old is he?'), which in
+    a library of many articles could be about anyone. 'What did she say about prices?' stands."""
+    own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS]
+    return not own or (points_back(question) and len(own) <= 1)
+
+
 # A question that asks for several things: '..., and when is it held?', '...? Who chairs it?'. Only where a
 # question word begins a new clause after 'and' or a question's end, so 'What did she win when she was 16?' is one.
 _QWORD = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?(?:who|whom|whose|what|when|where|which|why|how)\b"
