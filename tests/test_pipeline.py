@@ -39,10 +39,27 @@ def assert_grounded(answer: Answer) -> None:
 # ------------------------------------------------------------------ unit: question cleaning
 
 
-@pytest.mark.parametrize("question", ["", "   ", "\n\t", "?!", "\x00\x01"])
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01", "<br>"])
 def test_empty_question_rejected(question: str) -> None:
     with pytest.raises(InvalidQuestionError, match="empty"):
         clean_question(question, 100)
+
+
+@pytest.mark.parametrize("question", ["?!", "?!?...;;"])
+def test_a_question_of_punctuation_alone_is_rejected_as_such(question: str) -> None:
+    with pytest.raises(InvalidQuestionError, match="no words, only punctuation"):
+        clean_question(question, 100)
+
+
+@pytest.mark.parametrize(("question", "clean"), [
+    ("<script>alert(1)</script> Who fined Alder?", "alert(1) Who fined Alder?"),
+    ("<img src=x onerror=alert(1)> Who scored the goal?", "Who scored the goal?"),
+    ("**Who** is the _mayor_ of `Riverton`?", "Who is the mayor of Riverton?"),
+    ("What is 3 * 4 * 5 in the file_name_here?", "What is 3 * 4 * 5 in the file_name_here?"),
+    ("Is 2 < 3 and 5 > 4?", "Is 2 < 3 and 5 > 4?"),
+])
+def test_pasted_markup_is_taken_out_of_a_question(question: str, clean: str) -> None:
+    assert clean_question(question, 200) == clean
 
 
 def test_non_text_question_rejected() -> None:

@@ -54,15 +54,25 @@ NOT_IN_SOURCES = "NOT IN SOURCES"
 REMOVED = "removed from the"  # starts the warning for each sentence of an LLM draft that was removed
 
 
+# Markup pasted with a question: tags ('<script>…</script> Who fined Alder?') and Markdown emphasis
+# ('**Who** is the _mayor_?'); the words inside are kept.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_{1,3}|`+)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+
+
 def clean_question(question: object, max_chars: int) -> str:
-    """The question without control characters or lone surrogates; InvalidQuestionError if unusable."""
+    """The question without control characters, lone surrogates or pasted markup (tags, Markdown
+    emphasis); InvalidQuestionError if unusable."""
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text")
     text = question.encode("utf-8", "replace").decode("utf-8")
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text)
+    text = _EMPHASIS.sub(r"\2", _TAG.sub(" ", text))
     text = re.sub(r"\s+", " ", text).strip()
-    if not re.search(r"\w", text):
+    if not text:
         raise InvalidQuestionError("the question is empty: type a question about the articles")
+    if not re.search(r"\w", text):
+        raise InvalidQuestionError("the question has no words, only punctuation: type a question about the articles")
     if len(text) > max_chars:
         raise InvalidQuestionError(
             f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask a shorter question."
