@@ -125,6 +125,19 @@ def test_empty_question_is_a_chat_message(page: Any) -> None:
     page.screenshot(path=str(SHOTS / "empty.png"), full_page=True)
 
 
+def test_a_refused_question_stays_in_the_box_to_be_mended(page: Any) -> None:
+    """A question over the length limit is refused in the chat and stays in the box, shown cut with '…'."""
+    before = page.locator("#qa-chat .qa-error").count()
+    long = "Who opened the harbour bridge? " * 80  # about 2,500 characters
+    page.fill("#qa-question textarea", long)
+    page.click("#qa-ask")
+    page.wait_for_function(f"document.querySelectorAll('#qa-chat .qa-error').length > {before}")
+    assert "the limit is" in page.locator("#qa-chat .qa-error").last.inner_text()
+    page.wait_for_function("document.querySelector('#qa-question textarea').value.length > 2000")
+    assert page.locator("#qa-question textarea").input_value() == long
+    assert "…" in page.locator("#qa-chat .user").last.inner_text()
+
+
 def test_the_chats_own_clear_icon_forgets_the_conversation_and_an_error_shows_no_old_sources(page: Any) -> None:
     """The bin icon Gradio puts on the chat does what "Clear chat" does: the next follow-up borrows nothing
     and the sources panel is empty; an error beside an earlier answer does not show that answer's sources."""

@@ -74,6 +74,15 @@ def test_a_range_no_article_falls_in_says_so(bot: QABot) -> None:
                for w in answer.warnings), answer.warnings
 
 
+def test_a_decline_under_a_date_range_names_the_range(bot: QABot) -> None:
+    # the answer may stand in an article outside the range: the decline says what was searched
+    strict = QABot(bot.settings.replace(reader_threshold=100.0), embeddings=bot.embeddings, reader=FakeReader())
+    answer = strict.ask("When was the harbour bridge first planned?", since="2026-01-01", until="2026-01-31")
+    assert answer.abstained
+    assert "only articles published from 1 January 2026 until 31 January 2026 were searched" in answer.warnings
+    assert not any("were searched" in w for w in strict.ask("When was the harbour bridge first planned?").warnings)
+
+
 def test_bad_dates_are_clear_errors(bot: QABot) -> None:
     with pytest.raises(InvalidQuestionError, match="since must be a date"):
         bot.ask("harbour bridge", since="yesterday")

@@ -445,14 +445,21 @@ class QABot:
             answer = bot._abstain(text, read.query, [], name, 0.0, (why,), timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
+        # A decline under a date range says the range: the answer may stand in an article outside it.
+        ranged = (f"only articles published {_range_text(*dates)} were searched",) if any(dates) else ()
         if name == engines.EXTRACTIVE:
             answer = bot._extractive(text, read, name, (), timings)
+            if answer.abstained and ranged:
+                answer = replace(answer, warnings=(*answer.warnings, *ranged))
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
         # The model reads the question as the conversation makes it: a follow-up that retrieval read
         # alone ('When will it take place?') still reaches the model with what it leans on.
         asked = condense(text, pairs) if read.query == text and leans_on_conversation(text) else read.query
-        yield from bot._generate(text, read, name, timings, asked)
+        for event in bot._generate(text, read, name, timings, asked):
+            if isinstance(event, Answer) and event.abstained and ranged:
+                event = replace(event, warnings=(*event.warnings, *ranged))
+            yield event
 
     def _generate(self, text: str, read: Read, name: str, timings: dict[str, float],
                   asked: str | None = None) -> Iterator[str | Answer]:
@@ -509,6 +516,11 @@ class QABot:
         yield Answer(question=text, text=answer_text, citations=cites, backend=name, query=read.query,
                      warnings=warnings, timings={k: round(v, 5) for k, v in timings.items()},
                      support=round(best, 4), as_of=cites[0].published)
+
+
+def _range_text(first: str | None, last: str | None) -> str:
+    """'from 1 March 2026 to 31 March 2026', 'from 1 March 2026', 'until 31 March 2026'."""
+    return " ".join(f"{word} {display_date(day)}" for word, day in (("from", first), ("until", last)) if day)
 
 
 def _date_range(since: object, until: object) -> tuple[str | None, str | None]:

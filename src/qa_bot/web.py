@@ -18,7 +18,7 @@ import gradio as gr
 
 from qa_bot import engines
 from qa_bot.config import Settings
-from qa_bot.documents import KINDS, SUFFIXES, display_date, text_path
+from qa_bot.documents import KINDS, SUFFIXES, display_date, parse_day, text_path
 from qa_bot.errors import ConfigError, FetchError, QABotError
 from qa_bot.fetch import discard, stage
 from qa_bot.fetch import save as save_link
@@ -453,11 +453,14 @@ def build_app(bot: QABot) -> gr.Blocks:
             question = clean_question(message, settings.max_question_chars)
         except ValueError as exc:
             shown = message if isinstance(message, str) and message.strip() else "(empty question)"
+            shown = shown if len(shown) <= 500 else shown[:500] + "…"
             history += [
-                {"role": "user", "content": f"<div>{_md_text(shown[:500])}</div>"},
+                {"role": "user", "content": f"<div>{_md_text(shown)}</div>"},
                 {"role": "assistant", "content": render_error(str(exc))},
             ]
-            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, ""
+            # The question stays in the box, to be shortened or mended rather than typed again.
+            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, message if isinstance(
+                message, str) else ""
             return
         history.append({"role": "user", "content": f"<div>{_md_text(question)}</div>"})
         history.append(
@@ -468,7 +471,9 @@ def build_app(bot: QABot) -> gr.Blocks:
         try:
             final: Answer | None = None
             drafted = False  # an LLM draft was shown: replace it at once with the verified answer
-            for event in bot.stream(question, _pairs(answers), backend=name, k=int(k), since=since, until=until):
+            # Read here so that a wrong date is named by its field on the page.
+            first, last = parse_day(since, "“Published from”"), parse_day(until, "“Published until”")
+            for event in bot.stream(question, _pairs(answers), backend=name, k=int(k), since=first, until=last):
                 if isinstance(event, Answer):
                     final = event
                 else:
@@ -491,8 +496,9 @@ def build_app(bot: QABot) -> gr.Blocks:
         except (QABotError, ValueError) as exc:
             log.warning("question failed: %s: %s", type(exc).__name__, exc)
             history[-1] = {"role": "assistant", "content": render_error(str(exc))}
-            # The sources panel shows no earlier answer's sources beside an error.
-            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, ""
+            # The sources panel shows no earlier answer's sources beside an error; the question goes back
+            # into the box (a date to mend, an engine to change).
+            yield history, answers, render_sources(None, 0, articles), ARTICLE_HINT, message
         except Exception:
             log.exception("unexpected error while answering")
             history[-1] = {"role": "assistant", "content": render_error(GENERIC_ERROR)}
