@@ -85,6 +85,12 @@ def test_answer_sources_and_article(page: Any, served: tuple[str, Any]) -> None:
     assert quote in panel.inner_text()
     assert quote in panel.locator("mark").first.inner_text()
     page.screenshot(path=str(SHOTS / "answer.png"), full_page=True)
+    # a screen reader hears the messages' words, never their tags, and the question box has a name
+    page.wait_for_function("![...document.querySelectorAll('#qa-chat [aria-label]')]"
+                           ".some(el => el.getAttribute('aria-label').includes('<'))")
+    labels = page.eval_on_selector_all("#qa-chat [aria-label*='message']", "els => els.map(e => e.ariaLabel)")
+    assert labels and any("[1]" in label for label in labels), labels
+    assert page.get_by_role("textbox", name="Question").count() == 1
 
     page.locator("#qa-sources a.qa-source").first.click()
     mark = page.locator("#qa-article mark")

@@ -96,6 +96,18 @@ CLICK_JS = """
     box.value = key + ':' + Date.now();
     box.dispatchEvent(new Event('input', { bubbles: true }));
   }, true);
+  // Gradio labels each chat message with its raw HTML ("bot's message: <div>…"): a screen reader would
+  // read the tags aloud. The label becomes the message's visible text.
+  const tidy = () => {
+    document.querySelectorAll('#qa-chat [aria-label*="<"]').forEach((el) => {
+      const head = el.getAttribute('aria-label').split(':')[0];
+      const text = (el.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 500);
+      el.setAttribute('aria-label', head + ': ' + text);
+    });
+  };
+  new MutationObserver(tidy).observe(document.body,
+    { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'] });
+  tidy();
 }
 """
 
@@ -646,6 +658,7 @@ def build_app(bot: QABot) -> gr.Blocks:
                 )
                 with gr.Row():
                     box = gr.Textbox(
+                        label="Question",  # hidden, but the box's accessible name
                         placeholder="Ask a question about the articles…",
                         show_label=False,
                         scale=5,
