@@ -86,6 +86,17 @@ def test_title_and_outlet_without_headline(tmp_path: Path) -> None:
     assert article.title.endswith("…")
 
 
+def test_markdown_front_matter_is_data_not_text(tmp_path: Path) -> None:
+    text = ('---\ntitle: "Norvale Foods profit jumps 18%"\ndate: 2025-11-06\n---\n\n'
+            "AMSTERDAM - Norvale Foods said on Thursday that its profit rose by 18 percent.\n")
+    article = load_article(write(tmp_path, "norvale.md", text))
+    assert article.title == "Norvale Foods profit jumps 18%"
+    assert article.published == "2025-11-06"
+    kinds = {text[b.start : b.end]: b.kind for b in classify(text)}
+    assert kinds["date: 2025-11-06"] == "meta" and kinds['title: "Norvale Foods profit jumps 18%"'] == "meta"
+    assert kinds["AMSTERDAM - Norvale Foods said on Thursday that its profit rose by 18 percent."] == "body"
+
+
 def test_outlet_abbreviation_only_when_not_spelled_out() -> None:
     text = "Hanoi (VNA) – Officials met today. Nothing else was said.\n"
     assert detect_outlet(text, classify(text)) == "VNA"

@@ -193,9 +193,20 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
         for a, b in itertools.combinations(range(len(parts) + 1), 2):
             if b - a > 1 and ("".join(parts[a:b]) in words or "".join(p[0] for p in parts[a:b]) in words):
                 joined |= set(parts[a:b])
-    return sorted(n for n in claim_names(question) - common - (acronyms - written) - joined
-                  if not _name_found(n, words, names, initials, n in acronyms)
-                  and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
+    missing = sorted(n for n in claim_names(question) - common - (acronyms - written) - joined
+                     if not _name_found(n, words, names, initials, n in acronyms)
+                     and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
+    # A name of common words ('World Cup', 'Supreme Court') is a name when the seen texts never write it
+    # in lowercase as one phrase: then the texts must say it as one phrase, whatever their case.
+    lowered, said = "\n".join(seen), " ".join(tokens("\n".join(texts)))
+    for run in _NAME_RUN.findall(" ".join(later)):
+        for is_common, group in itertools.groupby(run.split(), key=lambda w: set(tokens(w)) <= common):
+            phrase = " ".join(group)
+            parts = tokens(phrase)
+            if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", lowered)
+                    and f" {' '.join(parts)} " not in f" {said} "):
+                missing.append(phrase)
+    return missing
 
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"

@@ -130,16 +130,24 @@ def classify(text: str) -> list[Block]:
     # Lines without a letter or digit (table debris such as '|') are not indexed at all.
     keep = [bool(_WORD.search(line)) for line in lines]
 
+    # Front matter ('---', 'title: …', 'date: …', '---' atop a Markdown file) is data about the article.
+    first = 0
+    if lines and lines[0].strip() == "---":
+        close = next((i for i in range(1, min(len(lines), 40)) if lines[i].strip() in ("---", "...")), None)
+        if close is not None:
+            kinds[: close + 1] = ["meta"] * (close + 1)
+            first = close + 1
+
     # Headline: the longest of the short lines before the first paragraph.
-    top = 0
-    while top < len(lines) and top < 3 and _headline_like(lines[top]) and not _DATELINE.match(lines[top]):
+    top = first
+    while top < len(lines) and top - first < 3 and _headline_like(lines[top]) and not _DATELINE.match(lines[top]):
         top += 1
-    for i in range(top):
+    for i in range(first, top):
         kinds[i] = "heading"
-    if top:
-        best = max(range(top), key=lambda i: len(lines[i]))
+    if top > first:
+        best = max(range(first, top), key=lambda i: len(lines[i]))
         kinds[best] = "title"
-    heads = {lines[i].strip().lower() for i in range(top)}
+    heads = {lines[i].strip().lower() for i in range(first, top)}
 
     # Related-story lists: after a marker line, or a trailing run of teasers with their headlines.
     related_from = len(lines)
@@ -217,8 +225,15 @@ def detect_outlet(text: str, blocks: list[Block]) -> str:
     return ""
 
 
+_FRONT_MATTER = re.compile(r"\s*---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
+
+
 def derive_title(text: str, blocks: list[Block], fallback: str) -> str:
-    """The headline line, or the first words of the first paragraph when there is none."""
+    """The front matter's title, the headline line, or the first words of the first paragraph."""
+    matter = _FRONT_MATTER.match(text)
+    named = re.search(r"^title:[ \t]*(.+?)[ \t]*$", matter.group(1), re.MULTILINE) if matter else None
+    if named and named.group(1).strip("\"' "):
+        return named.group(1).strip("\"' ")
     for block in blocks:
         if block.kind == "title":
             return text[block.start : block.end].lstrip("# ").strip()
