@@ -157,3 +157,19 @@ def test_an_article_changed_since_the_answer_never_marks_other_words(tmp_path: P
     article.write_text(text.replace("48,000", "52,000"), encoding="utf-8")  # the quote is gone
     shown = web.render_article(cite, articles)
     assert "<mark>" not in shown and "no longer holds the quoted words" in shown
+
+
+def test_example_questions_about_the_seeds_show_only_over_the_seeds(fake_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Over other articles the bundled seeds' examples would mislead (one is answered from whatever is there)."""
+    from conftest import FakeReader
+    from qa_bot import web
+    from qa_bot.pipeline import QABot
+
+    settings, embeddings = fake_store
+
+    def labels(seeds: Path) -> set[str]:
+        app = web.build_app(QABot(settings.replace(seeds_dir=seeds), embeddings=embeddings, reader=FakeReader()))
+        return {str(c.get("props", {}).get("label")) for c in app.config["components"]}
+
+    assert "Example questions" in labels(settings.seeds_dir)
+    assert "Example questions" not in labels(tmp_path)

@@ -27,6 +27,8 @@ from qa_bot.types import Answer
 
 log = logging.getLogger(__name__)
 
+# Example questions about the bundled seeds, shown only over them: over other articles they would mislead.
+BUNDLED_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 EXAMPLES = [
     "Who is Vietnam's Permanent Representative to the United Nations?",
     "What did the 14th National Party Congress say about international integration?",
@@ -670,7 +672,8 @@ def build_app(bot: QABot) -> gr.Blocks:
                 with gr.Row():
                     clear_btn = gr.Button("Clear chat", size="sm", elem_id="qa-clear")
                     copy_btn = gr.Button("Copy answer with sources", size="sm", elem_id="qa-copy")
-                gr.Examples(EXAMPLES, inputs=box, label="Example questions")
+                if settings.seeds_dir.resolve() == BUNDLED_SEEDS:
+                    gr.Examples(EXAMPLES, inputs=box, label="Example questions")
                 with gr.Accordion("Settings", open=False):
                     engine = gr.Dropdown(
                         choices, value=default_engine, label="Answer engine", elem_id="qa-engine"
