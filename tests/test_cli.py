@@ -116,3 +116,17 @@ def test_format_answer_lists_citations() -> None:
     text = format_answer(Answer(question="q?", text="Q. [1]", citations=(cite,), query="q? (x)"))
     assert "searched for: q? (x)" in text
     assert "[1] \u201cQ.\u201d" in text and "a.txt, characters 3-5" in text
+
+
+def test_an_ingest_that_skips_an_item_exits_2_and_keeps_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Harbour bridge opens\n\nThe harbour bridge opened on Friday.\n", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    env = {**os.environ, "QA_BOT_STORE_DIR": str(tmp_path / "store"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([*qa_bot_command(), "ingest", str(folder)], cwd=ROOT, env=env, text=True,
+                            capture_output=True, timeout=180)
+    assert result.returncode == 2, result.stderr
+    assert "skipped:" in result.stderr and "empty.txt" in result.stderr
+    assert result.stdout.startswith("1 file, ") and "1 item skipped" in result.stdout
+    no_traceback(result)

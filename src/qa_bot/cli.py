@@ -59,7 +59,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(summary.line())
-    return EXIT_OK
+    # Like a refused question, an item skipped for what it is (empty, binary, a name clash) is bad input;
+    # the others are in the store.
+    return EXIT_USAGE if summary.errors else EXIT_OK
 
 
 def format_answer(answer: Any) -> str:

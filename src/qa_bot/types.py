@@ -114,8 +114,11 @@ class IngestSummary:
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
+        def count(n: int, noun: str) -> str:
+            return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
         return (
-            f"{self.files} files, {self.passages} passages: {self.added} added, "
+            f"{count(self.files, 'file')}, {count(self.passages, 'passage')}: {self.added} added, "
             f"{self.replaced} replaced, {self.unchanged} unchanged, {self.removed} removed "
-            f"in {self.seconds:.2f}s" + (f"; {len(self.errors)} errors" if self.errors else "")
+            f"in {self.seconds:.2f}s" + (f"; {count(len(self.errors), 'item')} skipped" if self.errors else "")
         )
