@@ -139,17 +139,25 @@ def test_add_a_link_and_a_pdf_then_ask_about_them(browser_page: Any, served: tup
     page.screenshot(path=str(SHOTS / "documents-pdf-answer.png"), full_page=True)
 
 
-def test_a_bad_link_is_one_line_on_the_page(browser_page: Any) -> None:
+def test_a_bad_link_or_file_is_one_line_on_the_page(browser_page: Any, tmp_path: Path) -> None:
     page = browser_page
     _open_add_articles(page)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
     page.fill("#qa-links textarea", "http://127.0.0.1:9/nothing-listens-here\nftp://example.com/a.html")
-    page.set_input_files("#qa-upload input[type=file]", [])
+    page.set_input_files("#qa-upload input[type=file]", str(binary))
+    page.wait_for_selector("#qa-upload :text('binary.txt')")
     page.click("#qa-add")
     page.wait_for_function(
         "() => (document.querySelector('#qa-upload-report') || {}).innerText?.includes('only http://')")
     text = page.locator("#qa-upload-report").inner_text()
     assert "only http:// and https://" in text and "could not be fetched" in text
+    # every refused item has its own line, a file as a link
+    assert "binary.txt: not added: " in text.replace("`", "") and "binary file" in text, text
     assert "Traceback" not in page.locator("body").inner_text()
+    # what was added (or refused) is cleared, so the next "Add" does not send it again
+    page.wait_for_function("() => !document.querySelector('#qa-links textarea').value")
+    page.wait_for_function("() => !document.querySelector('#qa-upload').innerText.includes('binary.txt')")
 
 
 def test_a_failed_refetch_on_the_page_keeps_the_article(browser_page: Any, served: tuple[str, Any, str, Path]) -> None:

@@ -69,6 +69,16 @@ def test_copied_sentence_is_kept_and_quoted_exactly() -> None:
     assert sorted({int(m) for m in MARKERS.findall(text)}) == [c.marker for c in cites]
 
 
+def test_a_sentence_the_draft_repeats_is_kept_once() -> None:
+    # a small model loops: the same supported sentence three times is one sentence and two repeats
+    evs = general("The line cost 640 million pounds. Building began in 2023.")
+    emb = HashEmbeddings()
+    draft = f"{evs[0].text} [1] {evs[1].text} [1] {evs[0].text} [1] The line cost 640 million pounds [1]."
+    text, _, checked = verify(draft, [evs], vectors_of(evs, emb), emb)
+    assert text.count("640 million") == 1 and text.count("Building began") == 1
+    assert [c.reason for c in checked if not c.kept] == ["a repeat of an earlier sentence"] * 2
+
+
 def test_invented_number_is_dropped() -> None:
     p = seed_passage()
     evs = evidence_of(p)
@@ -491,3 +501,10 @@ def test_names_a_question_insists_on_must_stand_in_the_answering_articles() -> N
     assert missing_names("How fast did Ho Chi Minh City grow?", hanoi, hanoi) == []
     assert missing_names("WHO RUNS LARKFIELD?", clearwell, seen) == []
     assert missing_names("Who Runs The Larkfield Plant?", clearwell, seen) == []
+    # a name made of common words is a name unless the articles write it in lowercase as one phrase
+    court = ["The court ruled in 2022 for the drivers. The world of work and the cup final were far away."]
+    assert missing_names("Who won the 2022 World Cup?", court, court) == ["World Cup"]
+    final = ["Germany won the 2014 World Cup final in Rio, and the world cheered."]
+    assert missing_names("Who won the World Cup Final in 2014?", final, final) == []
+    lowercase = ["Fans of the world cup filled the court for the final."]
+    assert missing_names("Who won the World Cup?", lowercase, lowercase) == []

@@ -193,6 +193,13 @@ def test_binary_file(tmp_path: Path) -> None:
         load_article(write(tmp_path, "bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20))
 
 
+def test_utf16_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "wide.txt"
+    path.write_text("A story in UTF-16.\n", encoding="utf-16")
+    with pytest.raises(ArticleError, match="UTF-16 text; save it as UTF-8"):
+        read_text(path)
+
+
 def test_non_utf8_file(tmp_path: Path) -> None:
     with pytest.raises(ArticleError, match="UTF-8"):
         load_article(write(tmp_path, "latin.txt", "Caf\u00e9 au lait, na\u00efve.".encode("latin-1")))

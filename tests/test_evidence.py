@@ -73,8 +73,6 @@ def test_a_span_crossing_two_sentences_quotes_both() -> None:
     a, b = TEXT.index("1975"), TEXT.index("Bill")
     ev = answer_sentence(p, Reading(1.0, a, b + 4))
     assert ev.text.startswith("Microsoft") and ev.text.endswith("Allen.")
-    # the answer stays inside the sentence holding most of it: never across a sentence or paragraph break
-    assert ev.answer == "It was founded by Bill Gates"
 
 
 def test_select_declines_under_the_threshold_and_ranks_by_reader() -> None:

@@ -98,6 +98,9 @@ def test_upload_checks(tmp_path: Path) -> None:
     assert web.check_upload(ok, ".hidden.txt", settings)
     assert web.check_upload(ok, "../evil.txt", settings)
     assert web.check_upload(ok, "a\x00b.txt", settings)
+    assert web.check_upload(ok, "café-résumé.md", settings) is None  # letters of any script
+    assert web.check_upload(ok, "Hà Nội 2026.txt", settings) is None
+    assert web.check_upload(ok, "evil\u202etxt.md", settings)  # a right-to-left override hides the real name
     assert "limit" in (web.check_upload(big, "big.txt", settings) or "")
     seed = sorted(Path("seeds").glob("*.txt"))[0].name
     assert "bundled" in (web.check_upload(ok, seed, settings) or "")

@@ -197,14 +197,15 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
                      if not _name_found(n, words, names, initials, n in acronyms)
                      and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
     # A name of common words ('World Cup', 'Supreme Court') is a name when the seen texts never write it
-    # in lowercase as one phrase: then the texts must say it as one phrase, whatever their case.
-    lowered, said = "\n".join(seen), " ".join(tokens("\n".join(texts)))
+    # in lowercase as one phrase: then the texts must say each two neighbouring words of it together,
+    # whatever their case ('the World Cup final' says 'World Cup Final').
+    lowered, said = "\n".join(seen), f' {" ".join(tokens(chr(10).join(texts)))} '
     for run in _NAME_RUN.findall(" ".join(later)):
         for is_common, group in itertools.groupby(run.split(), key=lambda w: set(tokens(w)) <= common):
             phrase = " ".join(group)
             parts = tokens(phrase)
             if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", lowered)
-                    and f" {' '.join(parts)} " not in f" {said} "):
+                    and any(f" {x} {y} " not in said for x, y in itertools.pairwise(parts))):
                 missing.append(phrase)
     return missing
 
@@ -421,6 +422,21 @@ def _judged(checked: list[Checked], judge: Judge) -> list[Checked]:
     return out
 
 
+def _without_repeats(checked: list[Checked]) -> list[Checked]:
+    """A kept sentence the draft already said (small models loop: 'The line cost … The line cost …') is
+    removed as a repeat."""
+    said: set[str] = set()
+    out = []
+    for c in checked:
+        key = " ".join(tokens(c.text))
+        if c.kept and key in said:
+            c = replace(c, kept=False, reason="a repeat of an earlier sentence")
+        elif c.kept:
+            said.add(key)
+        out.append(c)
+    return out
+
+
 def fragment(text: str) -> bool:
     """Not a sentence: brackets or quotes left open ('(14th National Party Congress: Spreading the spirit
     of ... and deep'), or a single word."""
@@ -470,6 +486,7 @@ def verify(
         checked.append(verdict)
     if judge is not None:
         checked = _judged(checked, judge)
+    checked = _without_repeats(checked)
     parts: list[str] = []
     cites: list[Citation] = []
     index: dict[tuple[str, int, int], int] = {}

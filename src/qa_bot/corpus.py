@@ -86,6 +86,8 @@ def read_text(path: Path, max_bytes: int = 5_000_000) -> str:
     """The file's text exactly as open(path, encoding='utf-8').read() gives it, or ArticleError."""
     name = path.name
     raw = read_bytes(path, max_bytes)
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ArticleError(f"{name}: UTF-16 text; save it as UTF-8 and add it again")
     if b"\x00" in raw[:8192]:
         raise ArticleError(f"{name}: looks like a binary file, not text")
     try:
@@ -131,23 +133,23 @@ def classify(text: str) -> list[Block]:
     keep = [bool(_WORD.search(line)) for line in lines]
 
     # Front matter ('---', 'title: …', 'date: …', '---' atop a Markdown file) is data about the article.
-    first = 0
+    after = 0
     if lines and lines[0].strip() == "---":
         close = next((i for i in range(1, min(len(lines), 40)) if lines[i].strip() in ("---", "...")), None)
         if close is not None:
             kinds[: close + 1] = ["meta"] * (close + 1)
-            first = close + 1
+            after = close + 1
 
     # Headline: the longest of the short lines before the first paragraph.
-    top = first
-    while top < len(lines) and top - first < 3 and _headline_like(lines[top]) and not _DATELINE.match(lines[top]):
+    top = after
+    while top < len(lines) and top - after < 3 and _headline_like(lines[top]) and not _DATELINE.match(lines[top]):
         top += 1
-    for i in range(first, top):
+    for i in range(after, top):
         kinds[i] = "heading"
-    if top > first:
-        best = max(range(first, top), key=lambda i: len(lines[i]))
+    if top > after:
+        best = max(range(after, top), key=lambda i: len(lines[i]))
         kinds[best] = "title"
-    heads = {lines[i].strip().lower() for i in range(first, top)}
+    heads = {lines[i].strip().lower() for i in range(after, top)}
 
     # Related-story lists: after a marker line, or a trailing run of teasers with their headlines.
     related_from = len(lines)

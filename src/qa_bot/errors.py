@@ -20,7 +20,11 @@ class FetchError(ArticleError):
 
 
 class NothingToIngestError(QABotError, ValueError):
-    """No file at all could be read from the paths given."""
+    """No file at all could be read from the paths given; ``errors`` holds one message per item."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors or [])
 
 
 class StoreError(QABotError):

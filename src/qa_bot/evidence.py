@@ -59,10 +59,7 @@ def answer_sentence(passage: Passage, reading: Reading) -> Evidence:
     inside = [(s, e) for s, e in passage.sentences if s < b and a < e] or [
         min(passage.sentences, key=lambda se: abs(se[0] - a))]
     s, e = inside[0][0], inside[-1][1]
-    # The sentences it crosses are quoted; the answer itself stays inside the one holding most of it, so an
-    # answer never runs across a sentence or paragraph break ('… per share.\n\nRevenue rose …').
-    most = max(inside, key=lambda se: min(b, se[1]) - max(a, se[0]))
-    a, b = max(a, most[0]), min(b, most[1])
+    a, b = max(a, s), min(b, e)
     text = passage.text[s - passage.start : e - passage.start]
     a0, b0 = complete_span(text, a - s, b - s)
     return Evidence(passage, s, e, text, reading.score, s + a0, s + b0)

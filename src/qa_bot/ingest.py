@@ -377,7 +377,7 @@ def ingest(
         articles, read_errors = read_articles(targets, settings.max_file_bytes) if targets else ([], [])
         errors += [_by_link(e, saved) for e in read_errors]
         if not articles:
-            raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]))
+            raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]), errors)
         store = store or open_store(settings)
         if not rebuild:
             articles, copies = _skip_copies(store, articles, prune)

@@ -19,11 +19,11 @@ import gradio as gr
 from qa_bot import engines
 from qa_bot.config import Settings
 from qa_bot.documents import KINDS, SUFFIXES, display_date, parse_day, text_path
-from qa_bot.errors import ConfigError, FetchError, QABotError
+from qa_bot.errors import ConfigError, FetchError, NothingToIngestError, QABotError
 from qa_bot.fetch import discard, stage
 from qa_bot.fetch import save as save_link
 from qa_bot.pipeline import REMOVED, QABot, clean_question
-from qa_bot.types import Answer
+from qa_bot.types import Answer, IngestSummary
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ MAX_K = 10
 STREAM_DELAY = 0.04  # seconds between streamed sentences of an extractive answer
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:\s*\[\d+\])*\s+")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,150}$")
+_SAFE_NAME = re.compile(r"^[^\W_][\w ._()-]{0,150}$")  # letters of any script, digits; no control or format marks
 ARTICLE_HINT = (
     '<div class="qa-panel-empty">Click a source or a marker to read the whole article here.</div>'
 )
@@ -405,7 +405,7 @@ def check_upload(path: Path, name: str, settings: Settings) -> str | None:
         or not _SAFE_NAME.match(name)
         or ".." in name
     ):
-        return "refused: use a plain file name (letters, digits, spaces, . _ - ( )), not hidden"
+        return "refused: use a plain file name (letters of any script, digits, spaces, . _ - ( )), not hidden"
     if Path(name).suffix.lower() not in SUFFIXES:
         return f"refused: only {KINDS} files can be added"
     size = path.stat().st_size
@@ -610,19 +610,26 @@ def build_app(bot: QABot) -> gr.Blocks:
                 def report(done: int, total: int, message: str) -> None:
                     progress((done, max(total, 1)), desc=message or "adding articles")
 
-                summary = bot.ingest(accepted, progress=report)
-                errors = {e.split(":", 1)[0]: e for e in summary.errors}
+                summary: IngestSummary | None = None
+                try:
+                    summary = bot.ingest(accepted, progress=report)
+                    failed = list(summary.errors)
+                except NothingToIngestError as exc:  # every item refused: each still gets its own line
+                    failed = exc.errors
+                errors = {e.split(":", 1)[0]: e for e in failed}
                 for target in accepted:
                     err = next((e for key, e in errors.items() if key.endswith(target.name)), None)
-                    if err:
-                        lines.append(f"- {label[target]}: not added: {_esc(err.split(': ', 1)[-1])}")
+                    if err or summary is None:
+                        why = err.split(": ", 1)[-1] if err else "it could not be read"
+                        lines.append(f"- {label[target]}: not added: {_esc(why)}")
                     elif target.name in summary.files_added:
                         lines.append(f"- {label[target]}: added, searchable now")
                     elif target.name in summary.files_changed:
                         lines.append(f"- {label[target]}: updated, searchable now")
                     else:
                         lines.append(f"- {label[target]}: unchanged (already in the store)")
-                lines.append(f"\n{_esc(summary.line())}")
+                if summary:
+                    lines.append(f"\n{_esc(summary.line())}")
         except (QABotError, ValueError) as exc:
             log.warning("upload failed: %s", exc)
             lines.append(f"Could not add the articles: {_esc(str(exc))}")
@@ -735,7 +742,10 @@ def build_app(bot: QABot) -> gr.Blocks:
             copy_answer, [answers_state, selected_state], copy_box, api_visibility="private"
         ).then(None, copy_box, None, js=COPY_JS)
         engine.input(choose_engine, engine, [engine, engine_note], api_visibility="private")
-        add_btn.click(add_articles, [upload, links], upload_report, api_visibility="private")
+        # The chosen files and links are cleared once added: the report names each, and the next
+        # "Add" does not send them again.
+        add_btn.click(add_articles, [upload, links], upload_report, api_visibility="private").then(
+            lambda: (None, ""), None, [upload, links], api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return app
 
