@@ -72,12 +72,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = "" if mode == "empty" else fake.reply_for(body)
         model = str(body.get("model") or fake.model)
+        text, stop = _limited(text, body)
         if body.get("stream"):
-            self._stream(text, model, body)
+            self._stream(text, model, body, stop)
         else:
-            self._send_json(200, _completion(text, model, body))
+            self._send_json(200, _completion(text, model, body, stop))
 
-    def _stream(self, text: str, model: str, body: dict[str, Any]) -> None:
+    def _stream(self, text: str, model: str, body: dict[str, Any], stop: str = "stop") -> None:
         """Send the reply as server-sent events, a few characters per chunk, then [DONE]."""
         self.send_response(200)
         self.send_header("Content-Type", SSE)
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         event({"role": "assistant", "content": ""}, None)
         for piece in _pieces(text):
             event({"content": piece}, None)
-        event({}, "stop")
+        event({}, stop)
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = {**base, "choices": [], "usage": _usage(body, text)}
             self.wfile.write(b"data: " + json.dumps(usage_chunk).encode() + b"\n\n")
@@ -233,7 +234,17 @@ def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
     }
 
 
-def _completion(text: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
+def _limited(text: str, body: dict[str, Any]) -> tuple[str, str]:
+    """The reply cut at the request's token limit (a word a token here) and why it stopped, as a real
+    server does: finish_reason 'length' when cut, else 'stop'."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    words = text.split(" ")
+    if isinstance(limit, int) and len(words) > limit:
+        return " ".join(words[:limit]), "length"
+    return text, "stop"
+
+
+def _completion(text: str, model: str, body: dict[str, Any], stop: str = "stop") -> dict[str, Any]:
     """A complete non-streaming chat.completion object."""
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -246,7 +257,7 @@ def _completion(text: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": text, "refusal": None},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": stop,
             }
         ],
         "usage": _usage(body, text),

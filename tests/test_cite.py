@@ -504,7 +504,7 @@ def test_names_a_question_insists_on_must_stand_in_the_answering_articles() -> N
     # a name made of common words is a name unless the articles write it in lowercase as one phrase
     court = ["The court ruled in 2022 for the drivers. The world of work and the cup final were far away."]
     assert missing_names("Who won the 2022 World Cup?", court, court) == ["World Cup"]
-    final = ["Germany won the 2014 World Cup final in Rio, and the world cheered."]
+    final = ["Germany won the final of the FIFA World Cup 2014 in Rio, and the world cheered."]
     assert missing_names("Who won the World Cup Final in 2014?", final, final) == []
     lowercase = ["Fans of the world cup filled the court for the final."]
     assert missing_names("Who won the World Cup?", lowercase, lowercase) == []

@@ -54,6 +54,22 @@ def test_good_reply_is_kept(fake_bot: QABot, server: FakeOpenAIServer) -> None:
     assert server.auth_headers[-1] == "Bearer sk-test"
 
 
+def test_a_reply_cut_at_the_token_limit_loses_its_last_sentence(fake_bot: QABot, server: FakeOpenAIServer) -> None:
+    # the server stops at max_tokens (finish_reason 'length'), mid-sentence: that fragment quotes its
+    # source word for word, yet it is no answer
+    first, second = fake_bot.retrieve(QUESTION)[0].sentence_texts()[:2]
+    words = len(f"{first} [1]".split(" "))
+    server.reply = f"{first} [1] {second} [1]"
+    bot = openai_bot(fake_bot, server.base_url)
+    bot = QABot(bot.settings.replace(llm_max_tokens=words + 3), embeddings=bot.embeddings, store=bot.store,
+                reader=bot.reader)
+    answer = bot.ask(QUESTION)
+    assert server.requests[-1]["max_completion_tokens"] == words + 3
+    assert answer.backend == "openai" and answer.text.startswith(first)
+    assert " ".join(second.split(" ")[:3]) not in answer.text
+    assert any("length limit" in w and "unfinished last sentence" in w for w in answer.warnings), answer.warnings
+
+
 def test_connection_refused_falls_back(fake_bot: QABot) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

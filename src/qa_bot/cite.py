@@ -197,15 +197,15 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
                      if not _name_found(n, words, names, initials, n in acronyms)
                      and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
     # A name of common words ('World Cup', 'Supreme Court') is a name when the seen texts never write it
-    # in lowercase as one phrase: then the texts must say each two neighbouring words of it together,
-    # whatever their case ('the World Cup final' says 'World Cup Final').
+    # in lowercase as one phrase: then the texts must say two neighbouring words of it together, whatever
+    # their case ('the final of the World Cup' says 'World Cup Final'; 'the world of work' no 'World Cup').
     lowered, said = "\n".join(seen), f' {" ".join(tokens(chr(10).join(texts)))} '
     for run in _NAME_RUN.findall(" ".join(later)):
         for is_common, group in itertools.groupby(run.split(), key=lambda w: set(tokens(w)) <= common):
             phrase = " ".join(group)
             parts = tokens(phrase)
             if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", lowered)
-                    and any(f" {x} {y} " not in said for x, y in itertools.pairwise(parts))):
+                    and not any(f" {x} {y} " in said for x, y in itertools.pairwise(parts))):
                 missing.append(phrase)
     return missing
 

@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot import engines
-from qa_bot.cite import Judge, compose, missing_names, split_claims, verify
+from qa_bot.cite import MARKER, Judge, compose, missing_names, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select, support
@@ -388,13 +388,13 @@ class QABot:
         return f"{spans} {marks}", quoted, unanswered
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
-        from langchain_core.output_parsers import StrOutputParser
+        """The prompt and the model; its stream is message chunks, whose metadata say why it stopped."""
         from langchain_core.prompts import ChatPromptTemplate
 
         prompt = ChatPromptTemplate.from_messages(
             [("system", self.prompts.system), ("human", self.prompts.answer)]
         )
-        return prompt | model | StrOutputParser()
+        return prompt | model
 
     @staticmethod
     def _sources_block(passages: list[Passage]) -> str:
@@ -466,27 +466,38 @@ class QABot:
         """An LLM engine's answer: drafted from the reranked passages, then every sentence checked."""
         passages = _top(read.ranked, self.settings.k)
         warnings: tuple[str, ...] = ()
+        notes: tuple[str, ...] = ()  # about the draft, beside the check's own
         draft = ""
         try:
             model = engines.chat_model(name, self.settings)
             started = time.perf_counter()
             chain = self._chain(model)
             inputs = {"sources": self._sources_block(passages), "question": asked or read.query}
-            for piece in chain.stream(inputs):
-                draft += piece
+            stopped = ""
+            for chunk in chain.stream(inputs):
+                draft += chunk.content if isinstance(chunk.content, str) else chunk.text
+                stopped = chunk.response_metadata.get("finish_reason") or stopped
                 yield draft
             timings["generate"] = time.perf_counter() - started
+            if stopped == "length":
+                # Cut at the engine's token limit: its unfinished last sentence is no answer ('… would bid
+                # for at least [1]'), whatever it quotes.
+                draft, cut = _finished(draft)
+                if cut:
+                    notes = (f"the {name} engine stopped at its length limit (QA_BOT_LLM_MAX_TOKENS); its "
+                             f"unfinished last sentence was left out: \u201c{cut}\u201d",)
         except BackendError as exc:
             warnings = (f"the {name} engine is not available ({exc}); showing the extractive answer",)
         except Exception as exc:  # any provider failure: connection, timeout, HTTP error, bad output
             log.warning("engine %s failed: %s: %s", name, type(exc).__name__, exc)
             warnings = (f"the {name} engine failed ({type(exc).__name__}); showing the extractive answer",)
         if not warnings and not draft.strip():
-            warnings = (f"the {name} engine returned nothing; showing the extractive answer",)
+            warnings = (*notes, f"the {name} engine returned nothing whole; showing the extractive answer")
         if warnings:
             answer = self._extractive(text, read, f"extractive (fallback from {name})", warnings, timings)
             yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
             return
+        warnings = notes
 
         started = time.perf_counter()
         best = support(read.ranked) if read.ranked else 0.0
@@ -543,6 +554,16 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
     quoted_texts = [_said(p) for p, _ in read.ranked if p.source_id in (quoted or {source_id})]
     return missing_specifics(asked, same) + missing_names(read.question or read.query, quoted_texts,
                                                           [p.text for p, _ in read.ranked])
+
+
+_FINISHED = re.compile(r"[.!?\u2026][\"'\u201d\u2019)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*")
+
+
+def _finished(draft: str) -> tuple[str, str]:
+    """A draft cut short, up to the end of its last whole sentence (its markers kept), and the rest."""
+    ends = list(_FINISHED.finditer(draft))
+    keep = ends[-1].end() if ends else 0
+    return draft[:keep], " ".join(MARKER.sub("", draft[keep:]).split())
 
 
 def _said(p: Passage) -> str:
