@@ -156,6 +156,10 @@ def test_dateline_finds_the_date_a_text_states_at_its_top() -> None:
     assert dateline("---\ndate: 2026-02-03\n---\nText") == "2026-02-03"
     assert dateline("HANOI, January 19, 2026 (VNA) – The Congress opened.") == "2026-01-19"
     assert dateline("Monday, March 2, 2026\nHeadline") == "2026-03-02"
+    # a short label and the date alone on its line: a section, a byline
+    assert dateline("Bees count to four\n\nScience | 2 July 2025\n\nBody.") == "2025-07-02"
+    assert dateline("By Jo Smith · 3 May 2024\nBody.") == "2024-05-03"
+    assert dateline("Science | 2 July 2025 was a day of rain.") == ""
     # Dates inside the story, or past the top lines, are not publication dates.
     assert dateline("The Congress, held in November 2025, decided.") == ""
     assert dateline("Photo taken on July 8, 2025. (Source: VNA)") == ""

@@ -107,7 +107,11 @@ def dateline(text: str, lines: int = 5) -> str:
             break
         for m in _DATE.finditer(line[:200]):
             before, after = line[: m.start()], line[m.end() :]
-            dated_line = len(before) < 40 and not re.search(r"[.!?]", before) and _DASH_SOON.match(after)
+            # A dateline ('HANOI, January 19, 2026 (VNA) – …'), or a short label and the date alone on
+            # its line ('Science | 2 July 2025', 'By Jo Smith · 2 July 2025').
+            short = len(before) < 40 and not re.search(r"[.!?]", before)
+            dated_line = short and (_DASH_SOON.match(after) or (re.search(r"[|·•/]\s*$", before)
+                                                                and not after.strip(" |·•")))
             if _LEAD.match(before) or dated_line:
                 found = _parse(m)
                 if found:
