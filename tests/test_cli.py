@@ -116,6 +116,10 @@ def test_format_answer_lists_citations() -> None:
     text = format_answer(Answer(question="q?", text="Q. [1]", citations=(cite,), query="q? (x)"))
     assert "searched for: q? (x)" in text
     assert "[1] \u201cQ.\u201d" in text and "a.txt, characters 3-5" in text
+    # a page's offsets count in its kept text, and the line says which file that is
+    page = Citation(marker=1, source_id="story.html", title="T", quote="Q.", start=3, end=5, score=0.5)
+    assert "story.html, characters 3-5 of story.html.txt" in format_answer(
+        Answer(question="q?", text="Q. [1]", citations=(page,)))
 
 
 def test_an_ingest_that_skips_an_item_exits_2_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def format_answer(answer: Any) -> str:
     """The answer, then its numbered quotes with title and source."""
-    from qa_bot.documents import display_date
+    from qa_bot.documents import display_date, text_path
 
     lines = [answer.text]
     if getattr(answer, "as_of", ""):
@@ -81,7 +81,10 @@ def format_answer(answer: Any) -> str:
         lines.append(f"[{c.marker}] \u201c{c.quote}\u201d")
         outlet = f", {c.outlet}" if c.outlet else ""
         dated = f", {display_date(c.published)}" if c.published else ""
-        lines.append(f"    \u2014 {c.title}{outlet}{dated} ({c.source_id}, characters {c.start}-{c.end})")
+        # A page's or PDF's offsets count in its kept text beside it (story.html.txt), not in the file.
+        counted = text_path(Path(c.source_id)).name
+        where = f"characters {c.start}-{c.end}" + (f" of {counted}" if counted != c.source_id else "")
+        lines.append(f"    \u2014 {c.title}{outlet}{dated} ({c.source_id}, {where})")
         if c.url:
             lines.append(f"      {c.url}")
     return "\n".join(lines)
