@@ -233,6 +233,11 @@ def test_specifics_the_question_insists_on() -> None:
     assert missing_specifics("What happened at Agincourt in 1415?", ["The battle of Agincourt was in 1415."]) == []
     assert missing_specifics("Who won the 2021 final?", ["The 2020 final was won by Italy."]) == ["2021"]
     assert missing_specifics("What did the 13th congress decide?", ["The 14th congress decided."]) == ["13"]
+    # ordinals in words, from 'second' on, are numbers too, however the article writes them
+    assert missing_specifics("What was the fourth-quarter profit?", ["Third-quarter profit rose."]) == ["4"]
+    assert missing_specifics("What was the fourth-quarter profit?", ["Its 4th-quarter profit rose."]) == []
+    assert missing_specifics("Who made the thirty-fourth film?", ["The twenty-fourth film was made."]) == ["34"]
+    assert missing_specifics("Who made the first film?", ["The opening film was made."]) == []
     # names are not demanded verbatim: news paraphrases them
     assert missing_specifics("What did the Swiss city give?", ["Geneva gave 5 francs."]) == []
 

@@ -573,9 +573,13 @@ def build_app(bot: QABot) -> gr.Blocks:
         gr.Info("Answer and sources copied to the clipboard.")
         return copy_text(answers[index])
 
-    def add_articles(
+    def add_and_clear(
         files: list[Any] | None, links: str | None = None, progress: gr.Progress = gr.Progress()  # noqa: B008
-    ) -> str:
+    ) -> tuple[str, None, str]:
+        """add_articles, then the file and link fields emptied (in the same update as the report)."""
+        return add_articles(files, links, progress), None, ""
+
+    def add_articles(files: list[Any] | None, links: str | None, progress: gr.Progress) -> str:
         """Check, copy (or fetch) and ingest uploaded articles and links; one line per item."""
         urls = list(dict.fromkeys(u.strip() for u in (links or "").splitlines() if u.strip()))
         if not files and not urls:
@@ -742,10 +746,9 @@ def build_app(bot: QABot) -> gr.Blocks:
             copy_answer, [answers_state, selected_state], copy_box, api_visibility="private"
         ).then(None, copy_box, None, js=COPY_JS)
         engine.input(choose_engine, engine, [engine, engine_note], api_visibility="private")
-        # The chosen files and links are cleared once added: the report names each, and the next
-        # "Add" does not send them again.
-        add_btn.click(add_articles, [upload, links], upload_report, api_visibility="private").then(
-            lambda: (None, ""), None, [upload, links], api_visibility="private")
+        # The chosen files and links are cleared with the report (one update, no race with the next
+        # input): the report names each, and the next "Add" does not send them again.
+        add_btn.click(add_and_clear, [upload, links], [upload_report, upload, links], api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return app
 
