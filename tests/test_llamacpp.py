@@ -180,7 +180,7 @@ def test_another_gguf_through_the_setting(tmp_path: Path, real_store, real_embed
                           timeout=300)
     assert made.returncode == 0, made.stderr[-2000:]
     assert other.read_bytes()[:4] == b"GGUF" and other.stat().st_size > 1_000_000
-    settings = Settings.from_env({"QA_BOT_LLM_MODEL": str(other), "QA_BOT_LLM_MAX_TOKENS": "48"},
+    settings = Settings.from_env({"QA_BOT_LLM_MODEL": str(other), "QA_BOT_LLM_MAX_TOKENS": "128"},
                                  store_dir=real_store[0].store_dir, seeds_dir=real_store[0].seeds_dir,
                                  backend="local")
     model = engines.chat_model("local", settings)
