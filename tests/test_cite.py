@@ -508,3 +508,23 @@ def test_names_a_question_insists_on_must_stand_in_the_answering_articles() -> N
     assert missing_names("Who won the World Cup Final in 2014?", final, final) == []
     lowercase = ["Fans of the world cup filled the court for the final."]
     assert missing_names("Who won the World Cup?", lowercase, lowercase) == []
+    # said close together in another order counts: 'the minister of finance', 'the new lunar year'
+    finance = ["Ho Duc Phoc, the minister of finance, said the plan works. Security was tight."]
+    assert missing_names("Who is the Finance Minister?", finance, finance) == []
+    lunar = ["The new lunar year begins in February, the city said."]
+    assert missing_names("When does the Lunar New Year start?", lunar, lunar) == []
+
+
+@pytest.mark.parametrize(("draft", "kept", "cut"), [
+    ("Growth was 5.6% in Q3 [1]. Inflation fell to 2.1% and unemployment",
+     "Growth was 5.6% in Q3 [1].", "Inflation fell to 2.1% and unemployment"),
+    ("It opened [1]. The minister, Mr. Tran, said", "It opened [1].", "The minister, Mr. Tran, said"),
+    ("The U.S. team won [1]. Then the", "The U.S. team won [1].", "Then the"),
+    ("Dr. Smith opened it [1]", "", "Dr. Smith opened it"),
+    ("It opened. [1] It cost 5 dollars [2].", "It opened. [1] It cost 5 dollars [2].", ""),
+    ('He said "it is done." [1]', 'He said "it is done." [1]', ""),
+])
+def test_a_draft_cut_short_keeps_its_whole_sentences(draft: str, kept: str, cut: str) -> None:
+    from qa_bot.cite import finished
+
+    assert finished(draft) == (kept, cut)

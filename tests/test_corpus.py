@@ -96,6 +96,14 @@ def test_markdown_front_matter_is_data_not_text(tmp_path: Path) -> None:
     assert kinds["date: 2025-11-06"] == "meta" and kinds['title: "Norvale Foods profit jumps 18%"'] == "meta"
     assert kinds["AMSTERDAM - Norvale Foods said on Thursday that its profit rose by 18 percent."] == "body"
 
+    # one reading of front matter for the title, the date and the text: a rule atop the text is no front
+    # matter, a byte-order mark before it changes nothing, a date further down still counts
+    rule = "---\n\nThe mayor cut the ribbon on Friday.\n\n---\n\nMore text followed.\n"
+    assert [b.kind for b in classify(rule)] == ["body", "body"]
+    marked = "\ufeff---\ntitle: Marked\nauthor: Jo\nsection: City\ntags: a\nlang: en\ndate: 2026-02-03\n---\nText.\n"
+    article = load_article(write(tmp_path, "marked.md", marked))
+    assert article.title == "Marked" and article.published == "2026-02-03"
+
 
 def test_outlet_abbreviation_only_when_not_spelled_out() -> None:
     text = "Hanoi (VNA) – Officials met today. Nothing else was said.\n"

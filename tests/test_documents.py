@@ -160,6 +160,11 @@ def test_dateline_finds_the_date_a_text_states_at_its_top() -> None:
     assert dateline("Bees count to four\n\nScience | 2 July 2025\n\nBody.") == "2025-07-02"
     assert dateline("By Jo Smith · 3 May 2024\nBody.") == "2024-05-03"
     assert dateline("Science | 2 July 2025 was a day of rain.") == ""
+    assert dateline("By Jo Smith | July 2, 2025 | 10:30 AM\nBody.") == "2025-07-02"
+    assert dateline("By Jo Smith · 2 July 2025 · 5 min read\nBody.") == "2025-07-02"
+    # an event's date under a label is no publication date
+    assert dateline("Deadline for entries | 30 September 2026\nBody.") == ""
+    assert dateline("Tickets on sale until / 31 December 2026\nBody.") == ""
     # Dates inside the story, or past the top lines, are not publication dates.
     assert dateline("The Congress, held in November 2025, decided.") == ""
     assert dateline("Photo taken on July 8, 2025. (Source: VNA)") == ""

@@ -102,6 +102,10 @@ def test_a_follow_up_insists_on_its_own_and_the_last_questions_numbers_not_the_l
     ("How old was she when she won the title?", ["How old was she when she won the title?"]),
     ("What is the name and rank of the officer?", ["What is the name and rank of the officer?"]),
     ("Who scored, and why?", ["Who scored", "why?"]),
+    ("Who won, and when?", ["Who won", "when?"]),
+    # a bare question word sharing the next part's verb is one question
+    ("Where and when was he born?", ["Where and when was he born?"]),
+    ("In which year and in what city was he born?", ["In which year and in what city was he born?"]),
 ])
 def test_question_parts(question: str, parts: list[str]) -> None:
     # a new part only where a question word begins a clause after 'and' or after a question's end

@@ -100,6 +100,12 @@ def test_upload_checks(tmp_path: Path) -> None:
     assert web.check_upload(ok, "a\x00b.txt", settings)
     assert web.check_upload(ok, "café-résumé.md", settings) is None  # letters of any script
     assert web.check_upload(ok, "Hà Nội 2026.txt", settings) is None
+    for name in ("समाचार.txt", "ข่าว.txt", "שָׁלוֹם.txt", "ক্রিকেট.txt"):  # scripts whose letters carry marks
+        assert web.check_upload(ok, name, settings) is None, name
+    assert web.check_upload(ok, "\u0301accent.txt", settings)  # a mark cannot begin a name
+    assert web.check_upload(ok, "a\u200bb.txt", settings) and web.check_upload(ok, "a\u00a0b.txt", settings)
+    decomposed = type("Upload", (), {"name": str(ok), "orig_name": "Ha\u0300 No\u0302\u0323i.txt"})()
+    assert web._upload_name(decomposed)[1] == "Hà Nội.txt"  # one spelling of each name
     assert web.check_upload(ok, "evil\u202etxt.md", settings)  # a right-to-left override hides the real name
     assert "limit" in (web.check_upload(big, "big.txt", settings) or "")
     seed = sorted(Path("seeds").glob("*.txt"))[0].name
@@ -156,6 +162,7 @@ def test_an_article_changed_since_the_answer_never_marks_other_words(tmp_path: P
     article.write_text("UPDATED: a line was added.\n" + text, encoding="utf-8")  # the quote moved
     shown = web.render_article(cite, articles)
     assert f"<mark>{quote}</mark>" in shown and "has changed since this answer" in shown
+    assert "UPDATED" not in shown.split('<span class="qa-passage">', 1)[1]  # only the quote is tinted
 
     article.write_text(text.replace("48,000", "52,000"), encoding="utf-8")  # the quote is gone
     shown = web.render_article(cite, articles)

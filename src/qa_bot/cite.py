@@ -75,6 +75,18 @@ class Checked:
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 
 
+def finished(draft: str) -> tuple[str, str]:
+    """A draft cut short, up to the end of its last whole sentence (markers kept; sentences cut as the
+    articles' are, so '5.6', 'Mr.' and 'U.S.' end none), and the unfinished rest."""
+    flat = _MARKER_AFTER_STOP.sub(r"\2\1", draft)  # 'x. [1]' -> 'x [1].', as the claim check reads it
+    spans = split_sentences(flat, 0, len(flat))
+    if not spans or re.search(r"[.!?\u2026][\"'\u201d\u2019)\]]*$", flat[spans[-1][0] : spans[-1][1]]):
+        return draft, ""
+    start = spans[-1][0]
+    rest = " ".join(MARKER.sub("", flat[start:]).split())
+    return (flat[:start].rstrip(), rest) if re.search(r"\w", rest) else (draft, "")
+
+
 def split_claims(draft: str) -> list[tuple[str, list[int]]]:
     """Sentences of a draft with the source numbers their markers name; cut with the article sentence
     splitter, so '5.6 million' and 'No. 59' stay whole."""
@@ -170,6 +182,13 @@ _QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)
 _LOWER_WORD = re.compile(r"(?<![.!?]\s)\b[a-z][a-z'’-]+")
 
 
+def _close_together(parts: Sequence[str], words: Sequence[str]) -> bool:
+    """Do all these words stand within a few words of one another (the phrase's length and two more)?"""
+    size = len(parts) + 2
+    wanted = set(parts)
+    return any(wanted <= set(words[i : i + size]) for i, w in enumerate(words) if w in wanted)
+
+
 def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> list[str]:
     """Names the question insists on that none of the texts states: as the word, a form of one of its names
     ('Chinese', 'China'), an acronym's spelled-out name, or misspelt by one letter (users misspell names).
@@ -197,15 +216,17 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
                      if not _name_found(n, words, names, initials, n in acronyms)
                      and not (len(n) >= 5 and any(_one_edit(n, w) for w in words)))
     # A name of common words ('World Cup', 'Supreme Court') is a name when the seen texts never write it
-    # in lowercase as one phrase: then the texts must say two neighbouring words of it together, whatever
-    # their case ('the final of the World Cup' says 'World Cup Final'; 'the world of work' no 'World Cup').
-    lowered, said = "\n".join(seen), f' {" ".join(tokens(chr(10).join(texts)))} '
+    # in lowercase as one phrase: then a quoted text must say its words close together, in any order or
+    # case ('the final of the World Cup' says 'World Cup Final', 'the minister of finance' says 'Finance
+    # Minister'; 'the world of work changed, and the cup' says no 'World Cup').
+    lowered = "\n".join(seen)
+    said = [tokens(text) for text in texts]
     for run in _NAME_RUN.findall(" ".join(later)):
         for is_common, group in itertools.groupby(run.split(), key=lambda w: set(tokens(w)) <= common):
             phrase = " ".join(group)
             parts = tokens(phrase)
             if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", lowered)
-                    and not any(f" {x} {y} " in said for x, y in itertools.pairwise(parts))):
+                    and not any(_close_together(parts, words) for words in said)):
                 missing.append(phrase)
     return missing
 
@@ -255,7 +276,7 @@ def _clauses(sentence: str) -> list[str]:
     return [sentence[a:b] for a, b in spans] + [sentence[a:d] for (a, _), (_, d) in itertools.pairwise(spans)]
 
 
-def _header(p: Passage) -> str:
+def source_header(p: Passage) -> str:
     """What the model is shown beside a source: its article's title and publication date."""
     return f"{p.title}\n{display_date(p.published) if p.published else ''}"
 
@@ -263,7 +284,7 @@ def _header(p: Passage) -> str:
 def _credited(ev: Evidence, shown: str) -> str:
     """Where a name of a claim citing this quote counts: the article's title and date, the cited passage up
     to the end of the quote, and what the model was shown of the same article."""
-    return _header(ev.passage) + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
+    return source_header(ev.passage) + "\n" + ev.passage.text[: ev.end - ev.passage.start] + "\n" + shown
 
 
 def _said_before(name: str, ev: Evidence, acronyms: set[str], shown: str = "") -> bool:
@@ -357,7 +378,7 @@ def check_claim(
     quotes = [best]
     # The article's title and publication date (shown to the model beside the source) count for the
     # numbers they state ('… fined, the paper reported on 12 September 2025').
-    needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(_header(best.passage))
+    needed_numbers = claim_numbers(text) - claim_numbers(best.text) - claim_numbers(source_header(best.passage))
     acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", text)}
     shown = shown or {}
     shown_best = shown.get(best.passage.source_id, "")
@@ -380,7 +401,7 @@ def check_claim(
         return Checked(text, False, f"numbers not in the quotes: {', '.join(sorted(needed_numbers))}")
     if needed_names:
         return Checked(text, False, f"names not in the quotes: {', '.join(sorted(needed_names))}")
-    unbound = _unbound_numbers(text, [q.text for q in quotes] + [_header(best.passage)])
+    unbound = _unbound_numbers(text, [q.text for q in quotes] + [source_header(best.passage)])
     if unbound:
         return Checked(text, False, f"numbers the quotes give for something else: {', '.join(sorted(unbound))}")
     if sim < MIN_SIMILARITY and clauses is not None:
@@ -428,7 +449,7 @@ def _without_repeats(checked: list[Checked]) -> list[Checked]:
     said: set[str] = set()
     out = []
     for c in checked:
-        key = " ".join(tokens(c.text))
+        key = " ".join(c.text.casefold().split())
         if c.kept and key in said:
             c = replace(c, kept=False, reason="a repeat of an earlier sentence")
         elif c.kept:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_bot.documents import CONVERTED, KINDS, Document, convert, dateline, is_sidecar, read_bytes
+from qa_bot.documents import CONVERTED, KINDS, Document, convert, dateline, front_matter, is_sidecar, read_bytes
 from qa_bot.documents import SUFFIXES as SUFFIXES
 from qa_bot.errors import ArticleError
 from qa_bot.types import Passage
@@ -133,12 +133,9 @@ def classify(text: str) -> list[Block]:
     keep = [bool(_WORD.search(line)) for line in lines]
 
     # Front matter ('---', 'title: …', 'date: …', '---' atop a Markdown file) is data about the article.
-    after = 0
-    if lines and lines[0].strip() == "---":
-        close = next((i for i in range(1, min(len(lines), 40)) if lines[i].strip() in ("---", "...")), None)
-        if close is not None:
-            kinds[: close + 1] = ["meta"] * (close + 1)
-            after = close + 1
+    matter = front_matter(text)[0]
+    after = sum(1 for s, _ in spans if s < matter)
+    kinds[:after] = ["meta"] * after
 
     # Headline: the longest of the short lines before the first paragraph.
     top = after
@@ -227,15 +224,11 @@ def detect_outlet(text: str, blocks: list[Block]) -> str:
     return ""
 
 
-_FRONT_MATTER = re.compile(r"\s*---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
-
-
 def derive_title(text: str, blocks: list[Block], fallback: str) -> str:
     """The front matter's title, the headline line, or the first words of the first paragraph."""
-    matter = _FRONT_MATTER.match(text)
-    named = re.search(r"^title:[ \t]*(.+?)[ \t]*$", matter.group(1), re.MULTILINE) if matter else None
-    if named and named.group(1).strip("\"' "):
-        return named.group(1).strip("\"' ")
+    named = front_matter(text)[1].get("title", "")
+    if named:
+        return named
     for block in blocks:
         if block.kind == "title":
             return text[block.start : block.end].lstrip("# ").strip()

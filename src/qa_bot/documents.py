@@ -53,6 +53,10 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _DASH_SOON = re.compile(r"^[^.!?]{0,25}?\s[–—-]\s")
+_BYLINE = re.compile(r"^(?:by\s+[^|·•:]{2,40}?|[A-Z][\w&-]*)\s*[|·•]\s*$", re.IGNORECASE)
+# What may follow the date on a byline: a time ('10:30 AM GMT'), a reading time ('5 min read').
+_BYLINE_END = re.compile(r"^\s*(?:[|·•]\s*(?:\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?"
+                         r"|\d+\s*min(?:ute)?s?\s+read)\s*)*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,31 @@ def _parse(m: re.Match[str]) -> str:
     return _make_date(m.group("y3"), _MONTHS[m.group("month3").lower()], m.group("d3"))
 
 
+# Front matter atop a Markdown file: '---', then only 'key: value' lines (or indented or blank ones), then
+# '---' or '...'; a byte-order mark may come first.
+_FRONT_MATTER = re.compile(r"\ufeff?---[ \t]*\n((?:[ \t]*[A-Za-z][\w-]*[ \t]*:.*\n|[ \t]+.*\n|[ \t]*\n){1,60}?)"
+                           r"(?:---|\.\.\.)[ \t]*(?:\n|$)")
+
+
+def front_matter(text: str) -> tuple[int, dict[str, str]]:
+    """Where a Markdown file's front matter ends (0 when it has none) and its fields, keys lowercased
+    ('title', 'date', …), values unquoted."""
+    m = _FRONT_MATTER.match(text)
+    fields = {k.lower(): v.strip().strip("\"'").strip() for k, v in
+              re.findall(r"^[ \t]*([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*)$", m.group(1), re.MULTILINE)} if m else {}
+    return (m.end(), fields) if m and fields else (0, {})
+
+
 def dateline(text: str, lines: int = 5) -> str:
-    """The publication date a text states at its top (a dated first line or a dateline), else ""."""
+    """The publication date a text states at its top (its front matter's date, a dated first line or a
+    dateline), else ""."""
+    end, fields = front_matter(text)
+    for key in ("date", "published", "pubdate", "publication_date"):
+        m = _DATE.fullmatch(fields.get(key, "").split("T")[0].strip())
+        if m and _parse(m):
+            return _parse(m)
     seen = 0
-    for line in text.split("\n"):
+    for line in text[end:].split("\n"):
         line = line.strip()
         if not line:
             continue
@@ -107,11 +132,11 @@ def dateline(text: str, lines: int = 5) -> str:
             break
         for m in _DATE.finditer(line[:200]):
             before, after = line[: m.start()], line[m.end() :]
-            # A dateline ('HANOI, January 19, 2026 (VNA) – …'), or a short label and the date alone on
-            # its line ('Science | 2 July 2025', 'By Jo Smith · 2 July 2025').
+            # A dateline ('HANOI, January 19, 2026 (VNA) – …'), or a byline or one-word section and the date
+            # on its line ('By Jo Smith · 2 July 2025 · 5 min read', 'Science | 2 July 2025'), never an
+            # event's date ('Deadline for entries | 30 September 2026').
             short = len(before) < 40 and not re.search(r"[.!?]", before)
-            dated_line = short and (_DASH_SOON.match(after) or (re.search(r"[|·•/]\s*$", before)
-                                                                and not after.strip(" |·•")))
+            dated_line = short and (_DASH_SOON.match(after) or (_BYLINE.match(before) and _BYLINE_END.match(after)))
             if _LEAD.match(before) or dated_line:
                 found = _parse(m)
                 if found:

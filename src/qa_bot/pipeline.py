@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot import engines
-from qa_bot.cite import MARKER, Judge, compose, missing_names, split_claims, verify
+from qa_bot.cite import Judge, compose, finished, missing_names, source_header, split_claims, verify
 from qa_bot.config import Settings
 from qa_bot.documents import display_date, parse_day
 from qa_bot.engines.extractive import Selection, read_in_stages, rerank, select, support
@@ -54,29 +54,32 @@ NOT_IN_SOURCES = "NOT IN SOURCES"
 REMOVED = "removed from the"  # starts the warning for each sentence of an LLM draft that was removed
 
 
-# Markup pasted with a question: tags ('<script>…</script> Who fined Alder?') and Markdown emphasis
-# ('**Who** is the _mayor_?'); the words inside are kept.
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_{1,3}|`+)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+# Markup pasted with a question: HTML tags ('<script>…</script> Who fined Alder?', '<b>Who</b>') and
+# Markdown emphasis ('**Who** is the _mayor_?'); the words inside are kept, and '<Enter>', 'List<String>',
+# '2 < 3', '__init__' are left as they are.
+_TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|br|button|code|del|div|em|embed|font|form|h[1-6]|hr|i|iframe|"
+                  r"img|input|ins|li|link|mark|meta|object|ol|p|pre|q|s|script|small|span|strike|strong|style|"
+                  r"sub|sup|svg|table|tbody|td|textarea|th|thead|tr|tt|u|ul|video)\b[^<>]{0,500}>", re.IGNORECASE)
+_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_|`)(?=[^\s*_`])([^*_`\n]{1,200}?)(?<=\S)\1(?!\w)")
 
 
 def clean_question(question: object, max_chars: int) -> str:
-    """The question without control characters, lone surrogates or pasted markup (tags, Markdown
-    emphasis); InvalidQuestionError if unusable."""
+    """The question without control characters, lone surrogates or pasted markup (HTML tags, Markdown
+    emphasis); InvalidQuestionError if unusable. The length is checked first, on the text as given."""
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text")
     text = question.encode("utf-8", "replace").decode("utf-8")
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text)
-    text = _EMPHASIS.sub(r"\2", _TAG.sub(" ", text))
     text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise InvalidQuestionError("the question is empty: type a question about the articles")
-    if not re.search(r"\w", text):
-        raise InvalidQuestionError("the question has no words, only punctuation: type a question about the articles")
     if len(text) > max_chars:
         raise InvalidQuestionError(
             f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask a shorter question."
         )
+    text = re.sub(r"\s+", " ", _EMPHASIS.sub(r"\2", _TAG.sub(" ", text))).strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty: type a question about the articles")
+    if not re.search(r"\w", text):
+        raise InvalidQuestionError("the question has no words, only punctuation: type a question about the articles")
     return text
 
 
@@ -352,9 +355,11 @@ class QABot:
         question no passage answers. The line is the exact answer span and its marker ('Do Hung Viet [1]'),
         or '' when the span is most of its sentence. A question in several parts ('Which conference will it
         chair, and when is it held?') has each part read on its own against the passages shown and the
-        quoted ones (later parts pointed at the first part's names and answer), so the line answers every
-        part in order ('11th NPT Review Conference; late April [1][2]'), quoting first the sentences that
-        hold those answers, each with its own answer marked; a part scored under the threshold is named."""
+        quoted ones (a later part that points back, 'when is it held?', with the first part's names and
+        answer), so the line answers every part in order, each answer with the marker of the quote that
+        holds it ('11th NPT Review Conference [1]; late April [2]'). Those sentences are quoted first, each
+        with its own answer marked, and a quoted sentence overlapping one of them is left out; a part
+        scored under the threshold is named."""
         first = evidence[0]
         lead = " ".join(first.answer.split()) if len(first.answer.strip()) < 0.8 * len(first.text) else ""
         parts = question_parts(read.question or read.query)
@@ -365,7 +370,8 @@ class QABot:
         answers: list[Evidence] = []
         unanswered = []
         for i, part in enumerate(parts):
-            asked = part if i == 0 else pointed(part, [(parts[0], answers[0].answer if answers else "")])
+            leans = i > 0 and points_back(part)
+            asked = pointed(part, [(parts[0], answers[0].answer if answers else "")]) if leans else part
             readings = self.reader.read(asked, [p.text for p in passages])
             scored = [(p, r) for p, r in zip(passages, readings, strict=True) if r.has_span]
             best = max(scored, key=lambda pr: pr[1].score, default=None)
@@ -379,13 +385,19 @@ class QABot:
                 answers.append(found)
         if not answers:
             return (f"{lead} [1]" if lead else ""), evidence, unanswered
-        # Each answering sentence once, where it first answers; then the other quoted sentences as ranked.
-        leading = list({a.key: a for a in reversed(answers)}.values())[::-1]
-        keys = [a.key for a in leading]
-        quoted = (*leading, *(e for e in evidence if e.key not in keys))
-        spans = "; ".join(" ".join(a.answer.split()) for a in answers)
-        marks = "".join(f"[{keys.index(a.key) + 1}]" for a in leading)
-        return f"{spans} {marks}", quoted, unanswered
+        # Each answering sentence once, where it first answers; then the other quoted sentences as ranked,
+        # less those that overlap one already quoted (the same words twice).
+        leading: dict[tuple[str, int, int], Evidence] = {}
+        for a in answers:
+            leading.setdefault(a.key, a)
+        quoted = list(leading.values())
+        for e in evidence:
+            if not any(q.passage.source_id == e.passage.source_id and q.start < e.end and e.start < q.end
+                       for q in quoted):
+                quoted.append(e)
+        keys = list(leading)
+        line = "; ".join(f"{' '.join(a.answer.split())} [{keys.index(a.key) + 1}]" for a in answers)
+        return line, tuple(quoted), unanswered
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
         """The prompt and the model; its stream is message chunks, whose metadata say why it stopped."""
@@ -476,13 +488,15 @@ class QABot:
             stopped = ""
             for chunk in chain.stream(inputs):
                 draft += chunk.content if isinstance(chunk.content, str) else chunk.text
-                stopped = chunk.response_metadata.get("finish_reason") or stopped
+                meta = chunk.response_metadata
+                stopped = str(meta.get("finish_reason") or meta.get("stop_reason") or meta.get("done_reason")
+                              or stopped)
                 yield draft
             timings["generate"] = time.perf_counter() - started
-            if stopped == "length":
+            if stopped.lower() in ("length", "max_tokens"):  # OpenAI, llama.cpp; Anthropic, Gemini
                 # Cut at the engine's token limit: its unfinished last sentence is no answer ('… would bid
                 # for at least [1]'), whatever it quotes.
-                draft, cut = _finished(draft)
+                draft, cut = finished(draft)
                 if cut:
                     notes = (f"the {name} engine stopped at its length limit (QA_BOT_LLM_MAX_TOKENS); its "
                              f"unfinished last sentence was left out: \u201c{cut}\u201d",)
@@ -556,19 +570,9 @@ def never_says(read: Read, source_id: str, quoted: set[str] | None = None) -> li
                                                           [p.text for p, _ in read.ranked])
 
 
-_FINISHED = re.compile(r"[.!?\u2026][\"'\u201d\u2019)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*")
-
-
-def _finished(draft: str) -> tuple[str, str]:
-    """A draft cut short, up to the end of its last whole sentence (its markers kept), and the rest."""
-    ends = list(_FINISHED.finditer(draft))
-    keep = ends[-1].end() if ends else 0
-    return draft[:keep], " ".join(MARKER.sub("", draft[keep:]).split())
-
-
 def _said(p: Passage) -> str:
     """A passage's words with its article's title and publication date."""
-    return f"{p.text} {p.title} {display_date(p.published) if p.published else ''}"
+    return f"{p.text}\n{source_header(p)}"
 
 
 def _within(words: str, text: str) -> bool:

@@ -393,9 +393,14 @@ def leans_on_conversation(question: str) -> str | None:
     return None
 
 
+def declined(answer: str) -> bool:
+    """Is this earlier answer's text a decline (it names only the closest articles)?"""
+    return answer.lstrip().startswith(NO_ANSWER)
+
+
 def _key_phrases(text: str, limit: int = 8) -> list[str]:
     """Capitalised names and numbers from an earlier answer, the words a follow-up points at."""
-    if text.lstrip().startswith(NO_ANSWER):
+    if declined(text):
         return []  # a decline names only the closest articles' titles, which the follow-up never meant
     text = MARKER.sub("\n", text)  # a name never runs across a marker, a line or a paragraph
     found: list[str] = []
@@ -419,10 +424,12 @@ def points_back(question: str) -> bool:
 
 def needs_conversation(question: str) -> bool:
     """A question that means nothing without an earlier one: no word to search for ('When was that?'), or
-    one that points back with at most one word of its own ('Who opened it?', 'How old is he?'), which in
-    a library of many articles could be about anyone. 'What did she say about prices?' stands."""
+    one that points back with at most one word of its own and no name or number ('Who opened it?', 'How
+    old is he?', 'What did she say about prices?'), which in a library of many articles could be about
+    anyone. 'What did she say about Portmere?' and 'What did he do in 2020?' stand."""
     own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS]
-    return not own or (points_back(question) and len(own) <= 1)
+    named = re.search(r"\d", question) or re.search(r"\b[A-Z]", question.strip()[1:])
+    return not own or (points_back(question) and len(own) <= 1 and not named)
 
 
 # A question that asks for several things: '..., and when is it held?', '...? Who chairs it?'. Only where a
@@ -431,11 +438,21 @@ _QWORD = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?(?:who|whom|whose
 _PART_BREAK = re.compile(rf"(?:,?\s+and\s+|[?;]\s+)(?={_QWORD})", re.IGNORECASE)
 
 
+# A question word that shares its verb with the next part: 'Where and when was he born?', 'In which
+# year and in what city …'.
+_BARE = re.compile(r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
+                   r"(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)", re.IGNORECASE)
+
+
 def question_parts(question: str) -> list[str]:
     """The questions a question asks, in order ('Which conference will it chair, and when is it held?' ->
-    ['Which conference will it chair', 'when is it held?']); one part for most questions."""
+    ['Which conference will it chair', 'when is it held?']); one part for most questions, and for one
+    whose first part is a bare question word sharing the next part's verb ('Where and when was he born?')."""
     parts = [p.strip(" ,;") for p in _PART_BREAK.split(question.strip())]
-    return [p for p in parts if p] or [question]
+    parts = [p for p in parts if p]
+    if len(parts) < 2 or any(_BARE.fullmatch(p) for p in parts[:-1]):
+        return [question]
+    return parts
 
 
 def pointed(question: str, history: History | None) -> str:
@@ -446,7 +463,7 @@ def pointed(question: str, history: History | None) -> str:
     if not pairs:
         return question
     last_user, last_answer = pairs[-1]
-    lead = "" if last_answer.lstrip().startswith(NO_ANSWER) else MARKER.split(last_answer.strip(), maxsplit=1)[0]
+    lead = "" if declined(last_answer) else MARKER.split(last_answer.strip(), maxsplit=1)[0]
     lead = lead.split("\n")[0]
     words = [fold(w) for w in re.findall(r"\b[A-Z][\w’'-]+", f"{lead} {last_user}")]
     names = [w for w in dict.fromkeys(words) if w not in STOPWORDS and w not in tokens(question)][:8]

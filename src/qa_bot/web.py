@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ MAX_K = 10
 STREAM_DELAY = 0.04  # seconds between streamed sentences of an extractive answer
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:\s*\[\d+\])*\s+")
-_SAFE_NAME = re.compile(r"^[^\W_][\w ._()-]{0,150}$")  # letters of any script, digits; no control or format marks
+
 ARTICLE_HINT = (
     '<div class="qa-panel-empty">Click a source or a marker to read the whole article here.</div>'
 )
@@ -100,15 +101,21 @@ CLICK_JS = """
   }, true);
   // Gradio labels each chat message with its raw HTML ("bot's message: <div>…"): a screen reader would
   // read the tags aloud. The label becomes the message's visible text.
+  let queued = false;
   const tidy = () => {
-    document.querySelectorAll('#qa-chat [aria-label*="<"]').forEach((el) => {
-      const head = el.getAttribute('aria-label').split(':')[0];
-      const text = (el.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 500);
-      el.setAttribute('aria-label', head + ': ' + text);
+    queued = false;
+    document.querySelectorAll('#qa-chat [aria-label*="message:"]').forEach((el) => {
+      const label = el.getAttribute('aria-label');
+      const head = label.slice(0, label.indexOf('message:') + 7);
+      const text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 500);
+      const want = head + ': ' + text;
+      if (label !== want) el.setAttribute('aria-label', want);  // set only when it differs: no loop
     });
   };
-  new MutationObserver(tidy).observe(document.body,
-    { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'] });
+  // At most once a frame, whatever Gradio changes (streamed sentences change the chat many times).
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(tidy); } })
+    .observe(document.body, { subtree: true, childList: true, characterData: true,
+                              attributes: true, attributeFilter: ['aria-label'] });
   tidy();
 }
 """
@@ -354,7 +361,8 @@ def render_article(citation: dict[str, Any], articles: Articles) -> str:
                 "holds the quoted words: ask again.</div>")
     else:
         # A moved quote is marked alone: the passage around it may have changed too.
-        passage = (citation.get("passage_start", 0), citation.get("passage_end", 0)) if not shift else (0, 0)
+        passage = ((citation.get("passage_start", 0), citation.get("passage_end", 0)) if not shift
+                   else (start + shift, end + shift))
         body = _highlight(text, start + shift, end + shift, *passage)
         if shift:
             note = ('<div class="qa-note" role="status">This article has changed since this answer; the quoted '
@@ -397,12 +405,19 @@ def copy_text(answer: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ uploads
 
 
+def _plain_name(name: str) -> bool:
+    """Letters and marks of any script, digits, spaces and . _ - ( ): never a control, format or bidi
+    character, a separator other than the space, nor a name that starts with anything but a letter or digit."""
+    return (0 < len(name) <= 151 and unicodedata.category(name[0])[0] in "LN"
+            and all(unicodedata.category(ch)[0] in "LMN" or ch in " ._()-" for ch in name))
+
+
 def check_upload(path: Path, name: str, settings: Settings) -> str | None:
     """Why an uploaded file is refused, or None when it may be added."""
     if (
         name != Path(name).name
         or name.startswith(".")
-        or not _SAFE_NAME.match(name)
+        or not _plain_name(name)
         or ".." in name
     ):
         return "refused: use a plain file name (letters of any script, digits, spaces, . _ - ( )), not hidden"
@@ -422,7 +437,8 @@ def _upload_name(item: Any) -> tuple[Path, str]:
     """The temp path and the original (client-given) name of an uploaded file."""
     path = Path(getattr(item, "name", None) or str(item))
     original = getattr(item, "orig_name", None) or path.name
-    return path, str(original).replace("\\", "/").rsplit("/", 1)[-1]
+    # One spelling of each name (macOS hands over decomposed accents: 'Hà' as 'Ha' and a mark).
+    return path, unicodedata.normalize("NFC", str(original).replace("\\", "/").rsplit("/", 1)[-1])
 
 
 # --------------------------------------------------------------------- app
@@ -622,7 +638,7 @@ def build_app(bot: QABot) -> gr.Blocks:
                     failed = exc.errors
                 errors = {e.split(":", 1)[0]: e for e in failed}
                 for target in accepted:
-                    err = next((e for key, e in errors.items() if key.endswith(target.name)), None)
+                    err = next((e for key, e in errors.items() if Path(key).name == target.name), None)
                     if err or summary is None:
                         why = err.split(": ", 1)[-1] if err else "it could not be read"
                         lines.append(f"- {label[target]}: not added: {_esc(why)}")
