@@ -93,7 +93,7 @@ def test_markdown_front_matter_is_data_not_text(tmp_path: Path) -> None:
     assert article.title == "Norvale Foods profit jumps 18%"
     assert article.published == "2025-11-06"
     kinds = {text[b.start : b.end]: b.kind for b in classify(text)}
-    assert kinds["date: 2025-11-06"] == "meta" and kinds['title: "Norvale Foods profit jumps 18%"'] == "meta"
+    assert "date: 2025-11-06" not in kinds and 'title: "Norvale Foods profit jumps 18%"' not in kinds  # not indexed
     assert kinds["AMSTERDAM - Norvale Foods said on Thursday that its profit rose by 18 percent."] == "body"
 
     # one reading of front matter for the title, the date and the text: a rule atop the text is no front
@@ -103,6 +103,15 @@ def test_markdown_front_matter_is_data_not_text(tmp_path: Path) -> None:
     marked = "\ufeff---\ntitle: Marked\nauthor: Jo\nsection: City\ntags: a\nlang: en\ndate: 2026-02-03\n---\nText.\n"
     article = load_article(write(tmp_path, "marked.md", marked))
     assert article.title == "Marked" and article.published == "2026-02-03"
+
+
+def test_a_byline_or_a_byte_order_mark_is_no_part_of_the_title(tmp_path: Path) -> None:
+    byline = ("By Jo Smith and Ana Lee · July 2, 2025 · 5 min read\n\nHarbour ferry to run all year\n\n"
+              "The ferry will run in winter too. It costs 3 euros.\n")
+    article = load_article(write(tmp_path, "ferry.txt", byline))
+    assert article.title == "Harbour ferry to run all year" and article.published == "2025-07-02"
+    marked = load_article(write(tmp_path, "bom.txt", "\ufeffHarbour ferry to run\n\nThe ferry will run. More.\n"))
+    assert marked.title == "Harbour ferry to run"
 
 
 def test_outlet_abbreviation_only_when_not_spelled_out() -> None:

@@ -168,6 +168,22 @@ def test_prune_removes_gone_files(
     assert not store.sentences.get(where={"source_id": gone}, include=[])["ids"]
 
 
+def test_prune_keeps_an_article_whose_file_is_there_but_unreadable(
+    settings: Settings, seeds_copy: Path, fake_embeddings: HashEmbeddings
+) -> None:
+    # a file saved again as UTF-16 (or emptied by mistake) is skipped; prune must not take its article too
+    ingest([seeds_copy], settings=settings, embeddings=fake_embeddings)
+    spoilt, emptied = SEED_FILES[0].name, SEED_FILES[1].name
+    (seeds_copy / spoilt).write_text((seeds_copy / spoilt).read_text(encoding="utf-8"), encoding="utf-16")
+    (seeds_copy / emptied).write_text("", encoding="utf-8")
+    before = set(stored(settings))
+    pruned = ingest([seeds_copy], settings=settings, embeddings=fake_embeddings, prune=True)
+    assert pruned.files_removed == () and pruned.removed == 0
+    assert set(stored(settings)) == before
+    assert any(spoilt in e and "stored article is kept" in e for e in pruned.errors), pruned.errors
+    assert any(emptied in e and "stored article is kept" in e for e in pruned.errors), pruned.errors
+
+
 def test_rebuild_starts_from_empty(
     settings: Settings, seeds_copy: Path, fake_embeddings: HashEmbeddings
 ) -> None:

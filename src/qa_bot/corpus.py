@@ -132,10 +132,12 @@ def classify(text: str) -> list[Block]:
     # Lines without a letter or digit (table debris such as '|') are not indexed at all.
     keep = [bool(_WORD.search(line)) for line in lines]
 
-    # Front matter ('---', 'title: …', 'date: …', '---' atop a Markdown file) is data about the article.
+    # Front matter ('---', 'title: …', 'date: …', '---' atop a Markdown file) is data about the article,
+    # read by documents.front_matter, never indexed as its text.
     matter = front_matter(text)[0]
     after = sum(1 for s, _ in spans if s < matter)
     kinds[:after] = ["meta"] * after
+    keep[:after] = [False] * after
 
     # Headline: the longest of the short lines before the first paragraph.
     top = after
@@ -143,8 +145,10 @@ def classify(text: str) -> list[Block]:
         top += 1
     for i in range(after, top):
         kinds[i] = "heading"
-    if top > after:
-        best = max(range(after, top), key=lambda i: len(lines[i]))
+    # (a byline or a dated line, 'By Jo Smith · 2 July 2025 · 5 min read', is no headline)
+    named = [i for i in range(after, top) if not dateline(lines[i], lines=1)]
+    if named:
+        best = max(named, key=lambda i: len(lines[i]))
         kinds[best] = "title"
     heads = {lines[i].strip().lower() for i in range(after, top)}
 
@@ -231,7 +235,7 @@ def derive_title(text: str, blocks: list[Block], fallback: str) -> str:
         return named
     for block in blocks:
         if block.kind == "title":
-            return text[block.start : block.end].lstrip("# ").strip()
+            return text[block.start : block.end].lstrip("\ufeff# ").strip()
     for block in blocks:
         if block.kind == "body":
             line = text[block.start : block.end]

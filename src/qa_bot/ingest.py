@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -183,8 +184,10 @@ def ingest_articles(
     rebuild: bool = False,
     progress: Progress | None = None,
     errors: Sequence[str] = (),
+    keep: AbstractSet[str] = frozenset(),
 ) -> IngestSummary:
-    """Bring the store to exactly these articles' passages (and, with prune, nothing else)."""
+    """Bring the store to exactly these articles' passages (and, with prune, nothing else but the stored
+    articles named in keep: files that are there but could not be read this time)."""
     started = time.perf_counter()
     with store.write_lock():
         if rebuild:
@@ -235,9 +238,11 @@ def ingest_articles(
             wrote = True
         gone: list[str] = []
         if prune:
-            keep = {a.source_id for a in articles}
+            kept = {a.source_id for a in articles} | set(keep)
             records = store.sources.get(include=[])
-            gone = [sid for sid in records["ids"] if sid not in keep]
+            gone = [sid for sid in records["ids"] if sid not in kept]
+            errors = [*errors, *(f"{sid}: could not be read this time, so its stored article is kept"
+                                 for sid in sorted(set(keep) & set(records["ids"])))]
             if gone:
                 if not wrote:
                     store.bump_version()
@@ -281,21 +286,24 @@ def sync_index(store: Store, *, force: bool = False) -> bool:
     return True
 
 
-def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article], list[str]]:
-    """Every readable article under the paths, and a clear message for each one that is not."""
+def read_articles(paths: Iterable[Path], max_bytes: int) -> tuple[list[Article], list[str], set[str]]:
+    """Every readable article under the paths, a clear message for each one that is not, and the names
+    of the files found that could not be read (with prune, their stored articles stay)."""
     files, errors = discover(paths)
     articles: dict[str, Article] = {}
+    unread: set[str] = set()
     for path in files:
         try:
             article = load_article(path, max_bytes)
         except ArticleError as exc:
             errors.append(str(exc))
+            unread.add(path.name)
             continue
         if article.source_id in articles:
             errors.append(f"{path}: a file named {article.source_id} was read already; this one is skipped")
             continue
         articles[article.source_id] = article
-    return list(articles.values()), errors
+    return list(articles.values()), errors, unread
 
 
 def _skip_copies(store: Store, articles: list[Article], prune: bool) -> tuple[list[Article], list[str]]:
@@ -374,7 +382,7 @@ def ingest(
     targets = [Path(p) for p in given if not is_link(p)] + list(saved)
     staged = [p for p in targets if staged_target(p) is not None]  # fetched links (and a page's uploads)
     try:
-        articles, read_errors = read_articles(targets, settings.max_file_bytes) if targets else ([], [])
+        articles, read_errors, unread = read_articles(targets, settings.max_file_bytes) if targets else ([], [], set())
         errors += [_by_link(e, saved) for e in read_errors]
         if not articles:
             raise NothingToIngestError("nothing could be read: " + "; ".join(errors or ["no files"]), errors)
@@ -400,5 +408,5 @@ def ingest(
         embeddings = load_embeddings(settings.embedding_model, settings.embedding_backend, settings.embedding_cache)
     return ingest_articles(
         articles, store, embeddings, settings=settings, prune=prune, rebuild=rebuild,
-        progress=progress, errors=errors,
+        progress=progress, errors=errors, keep=unread,
     )
