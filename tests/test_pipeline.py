@@ -52,7 +52,7 @@ def test_a_question_of_punctuation_alone_is_rejected_as_such(question: str) -> N
 
 
 @pytest.mark.parametrize(("question", "clean"), [
-    ("<script>alert(1)</script> Who fined Alder?", "alert(1) Who fined Alder?"),
+    ("<script>alert(1)</script> Who fined Alder?", "Who fined Alder?"),
     ("<img src=x onerror=alert(1)> Who scored the goal?", "Who scored the goal?"),
     ("**Who** is the _mayor_ of `Riverton`?", "Who is the mayor of Riverton?"),
     ("What is 3 * 4 * 5 in the file_name_here?", "What is 3 * 4 * 5 in the file_name_here?"),
@@ -137,7 +137,8 @@ def test_a_pronoun_question_borrows_when_alone_it_finds_nothing(fake_store) -> N
     assert standalone.query == "What is the population of Hanoi?"
 
 
-@pytest.mark.parametrize("question", ["When was that?", "Why?", "Who is he?", "Who opened it?", "How old is he?"])
+@pytest.mark.parametrize("question", ["When was that?", "Why?", "Who is he?", "Who opened it?", "How old is he?",
+                                      "How much did it cost?"])
 def test_a_question_that_only_points_back_with_no_conversation_declines(fake_bot: QABot, question: str) -> None:
     answer = fake_bot.ask(question)
     assert answer.abstained and not answer.citations
@@ -286,6 +287,14 @@ HARBOUR = (
 )
 
 
+FERRY = (
+    "Dunmore orders an electric ferry\n\n"
+    "DUNMORE, 2 May 2025 - The island council of Dunmore ordered an electric ferry on Tuesday. The ferry "
+    "will cost 31 million pounds and carry 300 passengers. It was ordered from Brenna Yards, which will "
+    "deliver it in 2027, the council's leader, Tomas Reyes, said.\n"
+)
+
+
 @pytest.fixture(scope="module")
 def harbour_bot(tmp_path_factory: pytest.TempPathFactory, real_embeddings):  # type: ignore[no-untyped-def]
     """A real store of one article that is not a seed, with the real reader."""
@@ -293,6 +302,7 @@ def harbour_bot(tmp_path_factory: pytest.TempPathFactory, real_embeddings):  # t
 
     folder = tmp_path_factory.mktemp("harbour")
     (folder / "kelby_trams.txt").write_text(HARBOUR, encoding="utf-8")
+    (folder / "dunmore_ferry.txt").write_text(FERRY, encoding="utf-8")
     settings = make_settings(tmp_path_factory.mktemp("harbour-store") / "store").replace(seeds_dir=folder)
     bot = QABot(settings, embeddings=real_embeddings)
     bot.ingest([folder])
@@ -325,6 +335,18 @@ def test_a_later_part_that_stands_alone_is_read_alone(harbour_bot) -> None:  # t
     bot, _ = harbour_bot
     line = bot.ask("Who opened the Kelby tram line, and who built the trams?").text.split("\n")[0]
     assert "Agnes Lindqvist" in line and "Alder Rail" in line, line
+
+
+def test_each_part_is_answered_from_an_article_that_says_what_it_asks_about(harbour_bot) -> None:  # type: ignore[no-untyped-def]
+    bot, _ = harbour_bot
+    both = bot.ask("How much will the Dunmore ferry cost, and who opened the Kelby tram line?")
+    line = both.text.split("\n")[0]
+    assert "31 million pounds" in line and "Agnes Lindqvist" in line, both.text
+    # a part about a line no article names is not answered from another line's article: it is named
+    other = bot.ask("How much did the Westmoor tram line cost, and who opened the Kelby tram line?")
+    assert "640 million" not in other.text.split("\n")[0], other.text
+    assert other.abstained or any("do not answer: How much did the Westmoor tram line cost" in w
+                                  for w in other.warnings), other.warnings
 
 
 def test_a_question_in_one_part_leads_with_one_answer(harbour_bot) -> None:  # type: ignore[no-untyped-def]

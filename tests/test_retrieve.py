@@ -12,6 +12,7 @@ from conftest import SEED_FILES, FakeReader, HashEmbeddings, file_text
 from qa_bot.config import Settings
 from qa_bot.corpus import chunk, load_article
 from qa_bot.retrieve import (
+    completed,
     condense,
     insisted,
     leans_on_conversation,
@@ -103,6 +104,9 @@ def test_a_follow_up_insists_on_its_own_and_the_last_questions_numbers_not_the_l
     ("What is the name and rank of the officer?", ["What is the name and rank of the officer?"]),
     ("Who scored, and why?", ["Who scored", "why?"]),
     ("Who won, and when?", ["Who won", "when?"]),
+    ("Who opened it, how much did it cost, and when did work begin?",
+     ["Who opened it", "how much did it cost", "when did work begin?"]),
+    ("What did she win, when she was 16?", ["What did she win, when she was 16?"]),
     # a bare question word sharing the next part's verb is one question
     ("Where and when was he born?", ["Where and when was he born?"]),
     ("In which year and in what city was he born?", ["In which year and in what city was he born?"]),
@@ -110,6 +114,12 @@ def test_a_follow_up_insists_on_its_own_and_the_last_questions_numbers_not_the_l
 def test_question_parts(question: str, parts: list[str]) -> None:
     # a new part only where a question word begins a clause after 'and' or after a question's end
     assert question_parts(question) == parts
+
+
+def test_a_later_part_with_no_word_of_its_own_asks_about_the_first_parts_subject() -> None:
+    assert completed("when?", "Where was the accord signed") == "when was the accord signed?"
+    assert completed("why?", "In which year did the port close") == "why did the port close?"
+    assert completed("how much did it cost", "Who opened the bridge") == "how much did it cost"
 
 
 def test_condense_leaves_standalone_questions() -> None:

@@ -30,6 +30,7 @@ from qa_bot.retrieve import (
     History,
     Index,
     Retrieval,
+    completed,
     condense,
     insisted,
     leans_on_conversation,
@@ -60,6 +61,7 @@ REMOVED = "removed from the"  # starts the warning for each sentence of an LLM d
 _TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|br|button|code|del|div|em|embed|font|form|h[1-6]|hr|i|iframe|"
                   r"img|input|ins|li|link|mark|meta|object|ol|p|pre|q|s|script|small|span|strike|strong|style|"
                   r"sub|sup|svg|table|tbody|td|textarea|th|thead|tr|tt|u|ul|video)\b[^<>]{0,500}>", re.IGNORECASE)
+_CODE = re.compile(r"<(script|style)\b[^<>]{0,500}>.{0,2000}?</\1\s*>", re.IGNORECASE)  # taken out whole
 _EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_|`)(?=[^\s*_`])([^*_`\n]{1,200}?)(?<=\S)\1(?!\w)")
 
 
@@ -75,7 +77,7 @@ def clean_question(question: object, max_chars: int) -> str:
         raise InvalidQuestionError(
             f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask a shorter question."
         )
-    text = re.sub(r"\s+", " ", _EMPHASIS.sub(r"\2", _TAG.sub(" ", text))).strip()
+    text = re.sub(r"\s+", " ", _EMPHASIS.sub(r"\2", _TAG.sub(" ", _CODE.sub(" ", text)))).strip()
     if not text:
         raise InvalidQuestionError("the question is empty: type a question about the articles")
     if not re.search(r"\w", text):
@@ -370,12 +372,19 @@ class QABot:
         answers: list[Evidence] = []
         unanswered = []
         for i, part in enumerate(parts):
-            leans = i > 0 and points_back(part)
-            asked = pointed(part, [(parts[0], answers[0].answer if answers else "")]) if leans else part
+            asked = completed(part, parts[0]) if i else part
+            leans = i > 0 and asked == part and points_back(part)
+            if leans:
+                asked = pointed(part, [(parts[0], answers[0].answer if answers else "")])
+            # The part's years, numbers and names (and the first part's, for one that leans on it) must
+            # stand in the article its answer comes from, as for a whole question (never_says).
+            insists = f"{asked} {parts[0]}" if leans else asked
             readings = self.reader.read(asked, [p.text for p in passages])
-            scored = [(p, r) for p, r in zip(passages, readings, strict=True) if r.has_span]
-            best = max(scored, key=lambda pr: pr[1].score, default=None)
-            if best is None or best[1].score < self.calibration.threshold:
+            scored = sorted(((p, r) for p, r in zip(passages, readings, strict=True)
+                             if r.has_span and r.score >= self.calibration.threshold),
+                            key=lambda pr: pr[1].score, reverse=True)
+            best = next(((p, r) for p, r in scored if not self._never_said(insists, p, passages)), None)
+            if best is None:
                 unanswered.append(part)
                 continue
             found = answer_sentence(*best)
@@ -383,8 +392,8 @@ class QABot:
             repeated = any(_within(span, a.answer) or _within(a.answer, span) for a in answers)
             if span and len(span) < 0.8 * len(found.text) and not repeated:
                 answers.append(found)
-        if not answers:
-            return (f"{lead} [1]" if lead else ""), evidence, unanswered
+        if not answers:  # no part answered on its own: no line pretends to answer them
+            return "", evidence, unanswered
         # Each answering sentence once, where it first answers; then the other quoted sentences as ranked,
         # less those that overlap one already quoted (the same words twice).
         leading: dict[tuple[str, int, int], Evidence] = {}
@@ -398,6 +407,13 @@ class QABot:
         keys = list(leading)
         line = "; ".join(f"{' '.join(a.answer.split())} [{keys.index(a.key) + 1}]" for a in answers)
         return line, tuple(quoted), unanswered
+
+    @staticmethod
+    def _never_said(insists: str, passage: Passage, passages: list[Passage]) -> list[str]:
+        """The years, numbers and names a (part of a) question insists on that the passage's article never
+        says in the passages read (never_says, for one part)."""
+        same = [_said(p) for p in passages if p.source_id == passage.source_id]
+        return missing_specifics(insists, same) + missing_names(insists, same, [p.text for p in passages])
 
     def _chain(self, model: BaseChatModel) -> Runnable:  # type: ignore[type-arg]
         """The prompt and the model; its stream is message chunks, whose metadata say why it stopped."""

@@ -427,7 +427,8 @@ def needs_conversation(question: str) -> bool:
     one that points back with at most one word of its own and no name or number ('Who opened it?', 'How
     old is he?', 'What did she say about prices?'), which in a library of many articles could be about
     anyone. 'What did she say about Portmere?' and 'What did he do in 2020?' stand."""
-    own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS]
+    # 'much' and 'many' only ask how much ('How much did it cost?' has one word of its own: 'cost')
+    own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS and w not in ("much", "many")]
     named = re.search(r"\d", question) or re.search(r"\b[A-Z]", question.strip()[1:])
     return not own or (points_back(question) and len(own) <= 1 and not named)
 
@@ -436,6 +437,9 @@ def needs_conversation(question: str) -> bool:
 # question word begins a new clause after 'and' or a question's end, so 'What did she win when she was 16?' is one.
 _QWORD = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?(?:who|whom|whose|what|when|where|which|why|how)\b"
 _PART_BREAK = re.compile(rf"(?:,?\s+and\s+|[?;]\s+)(?={_QWORD})", re.IGNORECASE)
+_LISTED = re.compile(rf",\s+(?={_QWORD})", re.IGNORECASE)
+_ASKING = re.compile(r"^\s*(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
+                     r"(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)\b\s*", re.IGNORECASE)
 
 
 # A question word that shares its verb with the next part: 'Where and when was he born?', 'In which
@@ -444,11 +448,21 @@ _BARE = re.compile(r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
                    r"(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)", re.IGNORECASE)
 
 
+def completed(part: str, first: str) -> str:
+    """A later part with no word of its own asked of what the first part asks about ('when?' after 'Where
+    was the accord signed' -> 'when was the accord signed?'); any other part as it is."""
+    if not needs_conversation(part) or not _ASKING.match(first):
+        return part
+    return f"{part.strip().rstrip('?')} {_ASKING.sub('', first, count=1).rstrip('?')}?"
+
+
 def question_parts(question: str) -> list[str]:
     """The questions a question asks, in order ('Which conference will it chair, and when is it held?' ->
     ['Which conference will it chair', 'when is it held?']); one part for most questions, and for one
     whose first part is a bare question word sharing the next part's verb ('Where and when was he born?')."""
     parts = [p.strip(" ,;") for p in _PART_BREAK.split(question.strip())]
+    if len(parts) > 1:  # a list of questions: 'Who opened it, how much did it cost, and when did work begin?'
+        parts = [q.strip(" ,") for p in parts for q in _LISTED.split(p)]
     parts = [p for p in parts if p]
     if len(parts) < 2 or any(_BARE.fullmatch(p) for p in parts[:-1]):
         return [question]
