@@ -422,13 +422,18 @@ def points_back(question: str) -> bool:
     return not _OPENERS.match(question) and bool(_PRONOUNS & set(tokens(question)) or _POINTER.search(question))
 
 
+def _own_words(question: str) -> list[str]:
+    """The words a question says of its own: no function word, pronoun, nor 'much' and 'many', which only
+    ask how much ('How much did it cost?' has one: 'cost')."""
+    return [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS and w not in ("much", "many")]
+
+
 def needs_conversation(question: str) -> bool:
     """A question that means nothing without an earlier one: no word to search for ('When was that?'), or
     one that points back with at most one word of its own and no name or number ('Who opened it?', 'How
     old is he?', 'What did she say about prices?'), which in a library of many articles could be about
     anyone. 'What did she say about Portmere?' and 'What did he do in 2020?' stand."""
-    # 'much' and 'many' only ask how much ('How much did it cost?' has one word of its own: 'cost')
-    own = [w for w in tokens(question) if w not in STOPWORDS and w not in _PRONOUNS and w not in ("much", "many")]
+    own = _own_words(question)
     named = re.search(r"\d", question) or re.search(r"\b[A-Z]", question.strip()[1:])
     return not own or (points_back(question) and len(own) <= 1 and not named)
 
@@ -451,7 +456,7 @@ _BARE = re.compile(r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
 def completed(part: str, first: str) -> str:
     """A later part with no word of its own asked of what the first part asks about ('when?' after 'Where
     was the accord signed' -> 'when was the accord signed?'); any other part as it is."""
-    if not needs_conversation(part) or not _ASKING.match(first):
+    if _own_words(part) or not _ASKING.match(first):
         return part
     return f"{part.strip().rstrip('?')} {_ASKING.sub('', first, count=1).rstrip('?')}?"
 
