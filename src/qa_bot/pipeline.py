@@ -357,11 +357,13 @@ class QABot:
         question no passage answers. The line is the exact answer span and its marker ('Do Hung Viet [1]'),
         or '' when the span is most of its sentence. A question in several parts ('Which conference will it
         chair, and when is it held?') has each part read on its own against the passages shown and the
-        quoted ones (a later part that points back, 'when is it held?', with the first part's names and
-        answer), so the line answers every part in order, each answer with the marker of the quote that
-        holds it ('11th NPT Review Conference [1]; late April [2]'). Those sentences are quoted first, each
-        with its own answer marked, and a quoted sentence overlapping one of them is left out; a part
-        scored under the threshold is named."""
+        quoted ones: a later part that points back ('when is it held?') with the first part's names and
+        answer, one with no word of its own ('when?') asked of the first part's subject (completed). Each
+        part's answer is the best span above the threshold in an article that says what the part insists on
+        (years, numbers, names: never_says), so the line answers every part in order, each answer with the
+        marker of the quote that holds it ('11th NPT Review Conference [1]; late April [2]'). Those
+        sentences are quoted first, each with its own answer marked, and a quoted sentence overlapping one
+        of them is left out. A part with no such answer is named; when no part has one, there is no line."""
         first = evidence[0]
         lead = " ".join(first.answer.split()) if len(first.answer.strip()) < 0.8 * len(first.text) else ""
         parts = question_parts(read.question or read.query)
@@ -560,7 +562,7 @@ class QABot:
 
 
 def _range_text(first: str | None, last: str | None) -> str:
-    """'from 1 March 2026 to 31 March 2026', 'from 1 March 2026', 'until 31 March 2026'."""
+    """'from 1 March 2026 until 31 March 2026', 'from 1 March 2026', 'until 31 March 2026'."""
     return " ".join(f"{word} {display_date(day)}" for word, day in (("from", first), ("until", last)) if day)
 
 

@@ -438,19 +438,18 @@ def needs_conversation(question: str) -> bool:
     return not own or (points_back(question) and len(own) <= 1 and not named)
 
 
-# A question that asks for several things: '..., and when is it held?', '...? Who chairs it?'. Only where a
-# question word begins a new clause after 'and' or a question's end, so 'What did she win when she was 16?' is one.
-_QWORD = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?(?:who|whom|whose|what|when|where|which|why|how)\b"
+# A question that asks for several things: '..., and when is it held?', '...? Who chairs it?', and a list
+# of them, 'Who opened it, how much did it cost, and when …?'. Only where a question word begins a new clause
+# after 'and', a question's end, or a comma in such a list, so 'What did she win when she was 16?' is one.
+_PREPOSITION = r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
+_QWORD = rf"{_PREPOSITION}(?:who|whom|whose|what|when|where|which|why|how)\b"
 _PART_BREAK = re.compile(rf"(?:,?\s+and\s+|[?;]\s+)(?={_QWORD})", re.IGNORECASE)
 _LISTED = re.compile(rf",\s+(?={_QWORD})", re.IGNORECASE)
-_ASKING = re.compile(r"^\s*(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
-                     r"(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)\b\s*", re.IGNORECASE)
-
-
-# A question word that shares its verb with the next part: 'Where and when was he born?', 'In which
-# year and in what city …'.
-_BARE = re.compile(r"(?:(?:in|on|at|by|for|from|to|with|since|until)\s+)?"
-                   r"(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)", re.IGNORECASE)
+# What a part asks with: a question word and, after which, what, whose or how, the word it asks of ('which
+# year', 'how much'). Alone, it shares its verb with the next part ('Where and when was he born?').
+_ASK = rf"{_PREPOSITION}(?:who|whom|when|where|why|(?:which|what|whose|how)(?:\s+\w+)?)"
+_BARE = re.compile(_ASK, re.IGNORECASE)
+_ASKING = re.compile(rf"^\s*{_ASK}\b\s*", re.IGNORECASE)
 
 
 def completed(part: str, first: str) -> str:
