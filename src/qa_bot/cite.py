@@ -219,14 +219,13 @@ def missing_names(question: str, texts: Sequence[str], seen: Sequence[str]) -> l
     # in lowercase as one phrase: then a quoted text must say its words close together, in any order or
     # case ('the final of the World Cup' says 'World Cup Final', 'the minister of finance' says 'Finance
     # Minister'; 'the world of work changed, and the cup' says no 'World Cup').
-    lowered = "\n".join(seen)
-    said = [tokens(text) for text in texts]
+    seen_text = "\n".join(seen)
     for run in _NAME_RUN.findall(" ".join(later)):
         for is_common, group in itertools.groupby(run.split(), key=lambda w: set(tokens(w)) <= common):
             phrase = " ".join(group)
             parts = tokens(phrase)
-            if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", lowered)
-                    and not any(_close_together(parts, words) for words in said)):
+            if (is_common and len(parts) > 1 and not re.search(rf"\b{' '.join(parts)}\b", seen_text)
+                    and not any(_close_together(parts, tokens(text)) for text in texts)):
                 missing.append(phrase)
     return missing
 

@@ -120,8 +120,9 @@ def dateline(text: str, lines: int = 5) -> str:
     end, fields = front_matter(text)
     for key in ("date", "published", "pubdate", "publication_date"):
         m = _DATE.fullmatch(fields.get(key, "").split("T")[0].strip())
-        if m and _parse(m):
-            return _parse(m)
+        found = _parse(m) if m else ""
+        if found:
+            return found
     seen = 0
     for line in text[end:].split("\n"):
         line = line.strip()

@@ -477,19 +477,20 @@ class QABot:
             return
         # A decline under a date range says the range: the answer may stand in an article outside it.
         ranged = (f"only articles published {_range_text(*dates)} were searched",) if any(dates) else ()
+
+        def said_range(event: str | Answer) -> str | Answer:
+            if isinstance(event, Answer) and event.abstained and ranged:
+                return replace(event, warnings=(*event.warnings, *ranged))
+            return event
+
         if name == engines.EXTRACTIVE:
             answer = bot._extractive(text, read, name, (), timings)
-            if answer.abstained and ranged:
-                answer = replace(answer, warnings=(*answer.warnings, *ranged))
-            yield replace(answer, timings={k: round(v, 5) for k, v in timings.items()})
+            yield said_range(replace(answer, timings={k: round(v, 5) for k, v in timings.items()}))
             return
         # The model reads the question as the conversation makes it: a follow-up that retrieval read
         # alone ('When will it take place?') still reaches the model with what it leans on.
         asked = condense(text, pairs) if read.query == text and leans_on_conversation(text) else read.query
-        for event in bot._generate(text, read, name, timings, asked):
-            if isinstance(event, Answer) and event.abstained and ranged:
-                event = replace(event, warnings=(*event.warnings, *ranged))
-            yield event
+        yield from map(said_range, bot._generate(text, read, name, timings, asked))
 
     def _generate(self, text: str, read: Read, name: str, timings: dict[str, float],
                   asked: str | None = None) -> Iterator[str | Answer]:

@@ -359,15 +359,14 @@ def render_article(citation: dict[str, Any], articles: Articles) -> str:
         body = _esc(text)
         note = ('<div class="qa-note" role="status">This article has changed since this answer and no longer '
                 "holds the quoted words: ask again.</div>")
+    elif not shift:
+        body = _highlight(text, start, end, citation.get("passage_start", 0), citation.get("passage_end", 0))
     else:
         # A moved quote is marked alone: the passage around it may have changed too.
-        passage = ((citation.get("passage_start", 0), citation.get("passage_end", 0)) if not shift
-                   else (start + shift, end + shift))
-        body = _highlight(text, start + shift, end + shift, *passage)
-        if shift:
-            note = ('<div class="qa-note" role="status">This article has changed since this answer; the quoted '
-                    f"words now stand at characters {start + shift}–{end + shift}.</div>")
-            start, end = start + shift, end + shift
+        start, end = start + shift, end + shift
+        body = _highlight(text, start, end, start, end)
+        note = ('<div class="qa-note" role="status">This article has changed since this answer; the quoted '
+                f"words now stand at characters {start}–{end}.</div>")
     outlet = f"{_esc(citation['outlet'])} · " if citation.get("outlet") else ""
     return (
         f'<div class="qa-article-title">[{citation["marker"]}] {_esc(citation["title"])}</div>'
